@@ -1,0 +1,2 @@
+//! The stackd simulator.
+#![deny(unsafe_code)]
