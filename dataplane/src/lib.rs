@@ -4,4 +4,5 @@
 //!   (Ethernet II, 802.1Q, MAC Control PFC/PAUSE, the stack header).
 #![deny(unsafe_code)]
 
+pub mod headroom;
 pub mod wire;
