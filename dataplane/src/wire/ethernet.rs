@@ -256,3 +256,313 @@ impl L2Header {
         }
     }
 }
+
+#[cfg(test)]
+pub(crate) mod tests {
+    #![allow(clippy::indexing_slicing, clippy::unwrap_used)]
+
+    use super::*;
+    use pnet_packet::ethernet::EthernetPacket;
+    use pnet_packet::vlan::VlanPacket;
+    use proptest::prelude::*;
+
+    const DST: MacAddr = MacAddr(0x02, 0x00, 0x00, 0x00, 0x00, 0x01);
+    const SRC: MacAddr = MacAddr(0x02, 0x00, 0x00, 0x00, 0x00, 0x02);
+
+    /// Untagged IPv4 frame header, by hand.
+    const UNTAGGED: [u8; 16] = [
+        0x02, 0, 0, 0, 0, 0x01, // DA
+        0x02, 0, 0, 0, 0, 0x02, // SA
+        0x08, 0x00, // IPv4
+        0x45, 0x00, // payload
+    ];
+
+    /// 802.1Q-tagged IPv6 frame header: PCP 5, DEI 1, VID 100 → TCI 0xB064.
+    const TAGGED: [u8; 20] = [
+        0x02, 0, 0, 0, 0, 0x01, // DA
+        0x02, 0, 0, 0, 0, 0x02, // SA
+        0x81, 0x00, // TPID
+        0xB0, 0x64, // TCI
+        0x86, 0xDD, // IPv6
+        0x60, 0x00, // payload
+    ];
+
+    #[test]
+    fn parses_untagged() {
+        let h = L2Header::parse(&UNTAGGED).unwrap();
+        assert_eq!(
+            h,
+            L2Header {
+                dst: DST,
+                src: SRC,
+                vlan: None,
+                ethertype: 0x0800,
+                payload_offset: 14
+            }
+        );
+        assert_eq!(h.header_len(), 14);
+    }
+
+    #[test]
+    fn parses_tagged() {
+        let h = L2Header::parse(&TAGGED).unwrap();
+        assert_eq!(
+            h.vlan,
+            Some(VlanTag {
+                pcp: 5,
+                dei: true,
+                vid: 100
+            })
+        );
+        assert_eq!(h.ethertype, 0x86DD);
+        assert_eq!(h.payload_offset, 18);
+        assert_eq!(h.header_len(), 18);
+    }
+
+    #[test]
+    fn only_one_tag_is_interpreted() {
+        let mut f = TAGGED;
+        f[16..18].copy_from_slice(&[0x81, 0x00]);
+        let h = L2Header::parse(&f).unwrap();
+        assert_eq!(h.ethertype, ETHERTYPE_VLAN);
+        assert_eq!(h.payload_offset, 18);
+
+        // An 802.1ad S-tag is not interpreted at all.
+        let mut f = TAGGED;
+        f[12..14].copy_from_slice(&[0x88, 0xA8]);
+        let h = L2Header::parse(&f).unwrap();
+        assert_eq!(h.vlan, None);
+        assert_eq!(h.ethertype, ETHERTYPE_QINQ);
+        assert_eq!(h.payload_offset, 14);
+    }
+
+    #[test]
+    fn exact_lengths() {
+        assert!(L2Header::parse(&UNTAGGED[..14]).is_ok());
+        assert!(L2Header::parse(&TAGGED[..18]).is_ok());
+    }
+
+    #[test]
+    fn truncated() {
+        assert_eq!(
+            L2Header::parse(&UNTAGGED[..13]),
+            Err(WireError::Truncated {
+                header: ETH_HDR_NAME,
+                needed: 14,
+                got: 13
+            })
+        );
+        assert_eq!(
+            L2Header::parse(&[]),
+            Err(WireError::Truncated {
+                header: ETH_HDR_NAME,
+                needed: 14,
+                got: 0
+            })
+        );
+        for len in 14..18 {
+            assert_eq!(
+                L2Header::parse(&TAGGED[..len]),
+                Err(WireError::Truncated {
+                    header: VLAN_TAG_NAME,
+                    needed: 18,
+                    got: len
+                })
+            );
+        }
+        let msg = L2Header::parse(&TAGGED[..15]).unwrap_err().to_string();
+        assert!(msg.contains("802.1Q tag") && msg.contains("18") && msg.contains("15"));
+    }
+
+    #[test]
+    fn emits_byte_for_byte() {
+        let mut buf = [0xEEu8; 20];
+        let h = L2Header::parse(&TAGGED).unwrap();
+        assert_eq!(h.emit(&mut buf), Ok(18));
+        assert_eq!(buf[..18], TAGGED[..18]);
+        assert_eq!(buf[18..], [0xEE, 0xEE]);
+
+        let h = L2Header::parse(&UNTAGGED).unwrap();
+        assert_eq!(h.emit(&mut buf), Ok(14));
+        assert_eq!(buf[..14], UNTAGGED[..14]);
+    }
+
+    #[test]
+    fn emit_errors() {
+        let mut h = L2Header::parse(&TAGGED).unwrap();
+        assert!(matches!(
+            h.emit(&mut [0u8; 17]),
+            Err(WireError::BufferTooSmall {
+                needed: 18,
+                got: 17,
+                ..
+            })
+        ));
+        h.vlan = Some(VlanTag {
+            pcp: 8,
+            dei: false,
+            vid: 1,
+        });
+        assert!(matches!(
+            h.emit(&mut [0u8; 18]),
+            Err(WireError::InvalidVlanTag { pcp: 8, .. })
+        ));
+        h.vlan = Some(VlanTag {
+            pcp: 0,
+            dei: false,
+            vid: 4096,
+        });
+        assert!(matches!(
+            h.emit(&mut [0u8; 18]),
+            Err(WireError::InvalidVlanTag { vid: 4096, .. })
+        ));
+        h.vlan = None;
+        assert!(matches!(
+            h.emit(&mut [0u8; 13]),
+            Err(WireError::BufferTooSmall {
+                needed: 14,
+                got: 13,
+                ..
+            })
+        ));
+        h.ethertype = ETHERTYPE_VLAN;
+        assert_eq!(
+            h.emit(&mut [0u8; 18]),
+            Err(WireError::UntaggedVlanEtherType)
+        );
+    }
+
+    #[test]
+    fn tci_fields() {
+        let t = VlanTag::from_tci(0xB064);
+        assert_eq!(
+            t,
+            VlanTag {
+                pcp: 5,
+                dei: true,
+                vid: 100
+            }
+        );
+        assert_eq!(t.tci(), 0xB064);
+        assert_eq!(VlanTag::from_tci(0xFFFF).tci(), 0xFFFF);
+        assert!(!VlanTag {
+            pcp: 9,
+            dei: false,
+            vid: 0
+        }
+        .is_valid());
+    }
+
+    #[test]
+    fn mac_u64() {
+        let m = MacAddr(0x01, 0x23, 0x45, 0x67, 0x89, 0xAB);
+        assert_eq!(mac_to_u64(m), 0x0123_4567_89AB);
+        assert_eq!(u64_to_mac(0xFFFF_0123_4567_89AB), m);
+        assert_eq!(mac_to_u64(MacAddr::broadcast()), 0xFFFF_FFFF_FFFF);
+    }
+
+    #[test]
+    fn constants() {
+        assert_eq!(MAC_CONTROL_DST.octets(), [0x01, 0x80, 0xC2, 0, 0, 1]);
+        assert_eq!(ETHERNET_HEADER_LEN + VLAN_TAG_LEN, 18);
+    }
+
+    pub(crate) fn arb_mac() -> impl Strategy<Value = MacAddr> {
+        any::<[u8; 6]>().prop_map(|b| mac_from_bytes(&b))
+    }
+
+    pub(crate) fn arb_vlan() -> impl Strategy<Value = VlanTag> {
+        (0u8..8, any::<bool>(), 0u16..4096).prop_map(|(pcp, dei, vid)| VlanTag { pcp, dei, vid })
+    }
+
+    fn arb_l2() -> impl Strategy<Value = L2Header> {
+        (
+            arb_mac(),
+            arb_mac(),
+            proptest::option::of(arb_vlan()),
+            any::<u16>(),
+        )
+            .prop_filter("untagged 0x8100 is not representable", |(_, _, v, et)| {
+                v.is_some() || *et != ETHERTYPE_VLAN
+            })
+            .prop_map(|(dst, src, vlan, ethertype)| L2Header {
+                dst,
+                src,
+                vlan,
+                ethertype,
+                payload_offset: if vlan.is_some() { 18 } else { 14 },
+            })
+    }
+
+    proptest! {
+        #[test]
+        fn roundtrip(h in arb_l2(), extra in proptest::collection::vec(any::<u8>(), 0..8)) {
+            let mut buf = vec![0u8; 18 + extra.len()];
+            let n = h.emit(&mut buf).unwrap();
+            prop_assert_eq!(n, h.header_len());
+            buf[n..n + extra.len()].copy_from_slice(&extra);
+            prop_assert_eq!(L2Header::parse(&buf[..n + extra.len()]), Ok(h));
+            prop_assert_eq!(L2Header::parse(&buf[..n]), Ok(h));
+        }
+
+        #[test]
+        fn mac_u64_roundtrip(m in arb_mac()) {
+            prop_assert_eq!(u64_to_mac(mac_to_u64(m)), m);
+            prop_assert!(mac_to_u64(m) < 1 << 48);
+        }
+
+        #[test]
+        fn tci_roundtrip(tci in any::<u16>()) {
+            let t = VlanTag::from_tci(tci);
+            prop_assert!(t.is_valid());
+            prop_assert_eq!(t.tci(), tci);
+        }
+
+        /// Arbitrary bytes never panic; what parses re-emits to the same bytes.
+        #[test]
+        fn arbitrary_bytes(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+            if let Ok(h) = L2Header::parse(&bytes) {
+                prop_assert!(h.payload_offset <= bytes.len());
+                let mut buf = [0u8; 18];
+                let n = h.emit(&mut buf).unwrap();
+                prop_assert_eq!(n, h.payload_offset);
+                prop_assert_eq!(&buf[..n], &bytes[..n]);
+                prop_assert_eq!(L2Header::parse(&buf[..n]), Ok(h));
+            }
+        }
+
+        /// Differential check against pnet_packet's generated parsers.
+        #[test]
+        fn agrees_with_pnet(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
+            let ours = L2Header::parse(&bytes);
+            match EthernetPacket::new(&bytes) {
+                None => prop_assert!(ours.is_err()),
+                Some(eth) => {
+                    let et = eth.get_ethertype().0;
+                    if et != ETHERTYPE_VLAN {
+                        let h = ours.unwrap();
+                        prop_assert_eq!(h.dst, eth.get_destination());
+                        prop_assert_eq!(h.src, eth.get_source());
+                        prop_assert_eq!(h.ethertype, et);
+                        prop_assert_eq!(h.vlan, None);
+                    } else {
+                        match VlanPacket::new(&bytes[14..]) {
+                            None => prop_assert!(ours.is_err()),
+                            Some(v) => {
+                                let h = ours.unwrap();
+                                prop_assert_eq!(h.dst, eth.get_destination());
+                                prop_assert_eq!(h.src, eth.get_source());
+                                prop_assert_eq!(h.ethertype, v.get_ethertype().0);
+                                prop_assert_eq!(h.vlan, Some(VlanTag {
+                                    pcp: v.get_priority_code_point().0,
+                                    dei: v.get_drop_eligible_indicator() == 1,
+                                    vid: v.get_vlan_identifier(),
+                                }));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+}

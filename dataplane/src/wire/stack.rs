@@ -534,3 +534,366 @@ pub fn decapsulate(frame: &[u8], out: &mut Vec<u8>) -> Result<StackHeaderRepr, W
     out.extend_from_slice(frame.get(INNER..).unwrap_or_default());
     Ok(repr)
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::indexing_slicing, clippy::unwrap_used)]
+
+    use super::*;
+    use crate::wire::ethernet::tests::{arb_mac, arb_vlan};
+    use crate::wire::L2Header;
+    use proptest::prelude::*;
+
+    /// A tagged original frame: DA, SA, 802.1Q (PCP 3, VID 10), IPv4, payload.
+    #[rustfmt::skip]
+    const ORIGINAL: [u8; 22] = [
+        0x02, 0, 0, 0, 0, 0x01,
+        0x02, 0, 0, 0, 0, 0x02,
+        0x81, 0x00, 0x60, 0x0A,
+        0x08, 0x00,
+        0xDE, 0xAD, 0xBE, 0xEF,
+    ];
+
+    /// ORIGINAL encapsulated: unit 1 port 7 → unit 3 port 12, data,
+    /// priority 3, hop limit 4, stack VLAN PCP 3 / VID 10.
+    #[rustfmt::skip]
+    const STACKED: [u8; 34] = [
+        0x02, 0, 0, 0, 0, 0x01,      // DA
+        0x02, 0, 0, 0, 0, 0x02,      // SA
+        0x88, 0xB5,                  // EtherType: stack
+        0x10,                        // version 1, kind data
+        0x00,                        // flags
+        0x01, 0x07,                  // source unit, port
+        0x03, 0x0C,                  // destination unit, port
+        0x03,                        // priority
+        0x04,                        // hop limit
+        0x60, 0x0A,                  // TCI
+        0x81, 0x00, 0x60, 0x0A,      // original frame from its EtherType on
+        0x08, 0x00,
+        0xDE, 0xAD, 0xBE, 0xEF,
+    ];
+
+    const HDR: StackHeaderRepr = StackHeaderRepr {
+        kind: StackFrameKind::Data,
+        flood: false,
+        src_unit: 1,
+        src_port: 7,
+        dst_unit: 3,
+        dst_port: 12,
+        priority: 3,
+        hop_limit: 4,
+        vlan: VlanTag {
+            pcp: 3,
+            dei: false,
+            vid: 10,
+        },
+    };
+
+    #[test]
+    fn parse_byte_for_byte() {
+        assert_eq!(StackHeaderRepr::parse_frame(&STACKED), Ok(HDR));
+        assert_eq!(StackHeaderRepr::parse_frame(&STACKED[..24]), Ok(HDR));
+        // The outer MACs are the original ones, so L2 lookup works unchanged.
+        let l2 = L2Header::parse(&STACKED).unwrap();
+        assert_eq!(l2.ethertype, ETHERTYPE_STACK);
+    }
+
+    #[test]
+    fn encapsulate_decapsulate() {
+        let mut out = vec![0xAA; 3];
+        HDR.encapsulate(&ORIGINAL, &mut out).unwrap();
+        assert_eq!(out, STACKED);
+        assert_eq!(out.len(), ORIGINAL.len() + STACK_ENCAP_LEN);
+        let mut back = Vec::new();
+        assert_eq!(decapsulate(&out, &mut back), Ok(HDR));
+        assert_eq!(back, ORIGINAL);
+
+        let mut b = [0u8; 12];
+        HDR.emit(&mut b).unwrap();
+        assert_eq!(b, STACKED[12..24]);
+    }
+
+    #[test]
+    fn reserved_flags_ignored() {
+        let mut f = STACKED;
+        f[15] = 0xFE;
+        assert_eq!(StackHeaderRepr::parse_frame(&f), Ok(HDR));
+        f[15] = 0xFF;
+        assert_eq!(
+            StackHeaderRepr::parse_frame(&f),
+            Ok(StackHeaderRepr { flood: true, ..HDR })
+        );
+    }
+
+    #[test]
+    fn rejects() {
+        let mut f = STACKED;
+        f[12] = 0x81;
+        f[13] = 0x00;
+        assert_eq!(
+            StackHeaderRepr::parse_frame(&f),
+            Err(WireError::UnexpectedEtherType {
+                header: "stack frame",
+                offset: 12,
+                expected: 0x88B5,
+                got: 0x8100
+            })
+        );
+        let mut f = STACKED;
+        f[14] = 0x20;
+        assert_eq!(
+            StackHeaderRepr::parse_frame(&f),
+            Err(WireError::UnsupportedStackVersion(2))
+        );
+        f[14] = 0x03;
+        assert_eq!(
+            StackHeaderRepr::parse_frame(&f),
+            Err(WireError::UnsupportedStackVersion(0))
+        );
+        f[14] = 0x13;
+        assert_eq!(
+            StackHeaderRepr::parse_frame(&f),
+            Err(WireError::UnknownStackFrameKind(3))
+        );
+        let mut f = STACKED;
+        f[20] = 0x08;
+        assert_eq!(
+            StackHeaderRepr::parse_frame(&f),
+            Err(WireError::InvalidStackPriority(8))
+        );
+        for len in 0..24 {
+            assert_eq!(
+                StackHeaderRepr::parse_frame(&STACKED[..len]),
+                Err(WireError::Truncated {
+                    header: FRAME_NAME,
+                    needed: 24,
+                    got: len
+                })
+            );
+        }
+        let mut out = vec![1, 2, 3];
+        assert!(decapsulate(&STACKED[..23], &mut out).is_err());
+        assert_eq!(out, [1, 2, 3], "out untouched on error");
+    }
+
+    #[test]
+    fn kinds() {
+        for (code, kind) in [
+            (0, StackFrameKind::Data),
+            (1, StackFrameKind::Hello),
+            (2, StackFrameKind::Control),
+        ] {
+            let mut f = STACKED;
+            f[14] = 0x10 | code;
+            let r = StackHeaderRepr::parse_frame(&f).unwrap();
+            assert_eq!(r.kind, kind);
+            assert_eq!(kind.code(), code);
+        }
+    }
+
+    #[test]
+    fn emit_errors() {
+        assert!(matches!(
+            HDR.emit(&mut [0u8; 11]),
+            Err(WireError::BufferTooSmall {
+                needed: 12,
+                got: 11,
+                ..
+            })
+        ));
+        let bad = StackHeaderRepr { priority: 8, ..HDR };
+        assert_eq!(
+            bad.emit(&mut [0u8; 12]),
+            Err(WireError::InvalidStackPriority(8))
+        );
+        let bad = StackHeaderRepr {
+            vlan: VlanTag {
+                pcp: 0,
+                dei: false,
+                vid: 5000,
+            },
+            ..HDR
+        };
+        assert!(matches!(
+            bad.emit(&mut [0u8; 12]),
+            Err(WireError::InvalidVlanTag { vid: 5000, .. })
+        ));
+        let mut out = vec![9];
+        assert!(matches!(
+            HDR.encapsulate(&ORIGINAL[..13], &mut out),
+            Err(WireError::Truncated {
+                needed: 14,
+                got: 13,
+                ..
+            })
+        ));
+        assert!(bad.encapsulate(&ORIGINAL, &mut out).is_err());
+        assert_eq!(out, [9], "out untouched on error");
+    }
+
+    #[test]
+    fn view_in_place() {
+        let mut f = STACKED;
+        let mut v = StackHeader::new_checked(&mut f[..]).unwrap();
+        assert_eq!(v.dst_mac(), MacAddr(2, 0, 0, 0, 0, 1));
+        assert_eq!(v.src_mac(), MacAddr(2, 0, 0, 0, 0, 2));
+        assert_eq!(v.version(), 1);
+        assert_eq!(v.kind(), Ok(StackFrameKind::Data));
+        assert_eq!(v.payload(), &ORIGINAL[12..]);
+        assert_eq!(v.decrement_hop_limit(), 3);
+        assert_eq!(v.hop_limit(), 3);
+        v.set_hop_limit(1);
+        assert_eq!(v.decrement_hop_limit(), 0);
+        assert_eq!(v.decrement_hop_limit(), 0);
+        v.set_flags(0x80);
+        v.set_flood(true);
+        assert_eq!(v.flags(), 0x81);
+        v.set_flood(false);
+        assert_eq!(v.flags(), 0x80);
+        v.set_kind(StackFrameKind::Control);
+        v.set_src_unit(9);
+        v.set_src_port(8);
+        v.set_dst_unit(7);
+        v.set_dst_port(6);
+        v.set_priority(5);
+        v.set_vlan(VlanTag {
+            pcp: 7,
+            dei: true,
+            vid: 4095,
+        });
+        assert_eq!(v.tci(), 0xFFFF);
+        v.payload_mut()[0] = 0x86;
+        let r = StackHeaderRepr::parse(&v).unwrap();
+        assert_eq!(
+            r,
+            StackHeaderRepr {
+                kind: StackFrameKind::Control,
+                flood: false,
+                src_unit: 9,
+                src_port: 8,
+                dst_unit: 7,
+                dst_port: 6,
+                priority: 5,
+                hop_limit: 0,
+                vlan: VlanTag {
+                    pcp: 7,
+                    dei: true,
+                    vid: 4095
+                },
+            }
+        );
+        v.set_version(2);
+        assert_eq!(v.kind_code(), 2);
+        assert_eq!(
+            StackHeaderRepr::parse(&v),
+            Err(WireError::UnsupportedStackVersion(2))
+        );
+        assert_eq!(f[24], 0x86);
+    }
+
+    fn arb_kind() -> impl Strategy<Value = StackFrameKind> {
+        prop_oneof![
+            Just(StackFrameKind::Data),
+            Just(StackFrameKind::Hello),
+            Just(StackFrameKind::Control)
+        ]
+    }
+
+    fn arb_repr() -> impl Strategy<Value = StackHeaderRepr> {
+        (
+            arb_kind(),
+            any::<bool>(),
+            any::<[u8; 4]>(),
+            0u8..8,
+            any::<u8>(),
+            arb_vlan(),
+        )
+            .prop_map(
+                |(kind, flood, [su, sp, du, dp], priority, hop_limit, vlan)| StackHeaderRepr {
+                    kind,
+                    flood,
+                    src_unit: su,
+                    src_port: sp,
+                    dst_unit: du,
+                    dst_port: dp,
+                    priority,
+                    hop_limit,
+                    vlan,
+                },
+            )
+    }
+
+    /// Arbitrary bytes (0..200), half of them shaped like a stack frame
+    /// (EtherType 0x88B5, version 1) so parsing gets past the first checks.
+    fn arb_frame() -> impl Strategy<Value = Vec<u8>> {
+        let any_bytes = proptest::collection::vec(any::<u8>(), 0..200);
+        let shaped = (
+            proptest::collection::vec(any::<u8>(), 0..200),
+            0u8..4,
+            0u8..10,
+        )
+            .prop_map(|(mut v, kind, prio)| {
+                for (i, b) in [(12, 0x88), (13, 0xB5), (14, 0x10 | kind), (20, prio)] {
+                    if let Some(x) = v.get_mut(i) {
+                        *x = b;
+                    }
+                }
+                v
+            });
+        prop_oneof![any_bytes, shaped]
+    }
+
+    proptest! {
+        #[test]
+        fn roundtrip(r in arb_repr(), dst in arb_mac(), src in arb_mac()) {
+            let mut f = [0u8; 24];
+            f[..6].copy_from_slice(&dst.octets());
+            f[6..12].copy_from_slice(&src.octets());
+            r.emit(&mut f[12..]).unwrap();
+            prop_assert_eq!(StackHeaderRepr::parse_frame(&f), Ok(r));
+            let v = StackHeader::new_checked(&f[..]).unwrap();
+            prop_assert_eq!(v.dst_mac(), dst);
+            prop_assert_eq!(v.src_mac(), src);
+        }
+
+        #[test]
+        fn encap_roundtrip(
+            r in arb_repr(),
+            frame in proptest::collection::vec(any::<u8>(), 14..200),
+        ) {
+            let mut enc = Vec::new();
+            r.encapsulate(&frame, &mut enc).unwrap();
+            prop_assert_eq!(enc.len(), frame.len() + STACK_ENCAP_LEN);
+            let mut dec = Vec::new();
+            prop_assert_eq!(decapsulate(&enc, &mut dec), Ok(r));
+            prop_assert_eq!(dec, frame);
+        }
+
+        /// Arbitrary bytes never panic; what parses re-emits to the same
+        /// bytes (modulo reserved flag bits) and re-parses the same.
+        #[test]
+        fn arbitrary_bytes(bytes in arb_frame()) {
+            let mut out = Vec::new();
+            let parsed = StackHeaderRepr::parse_frame(&bytes);
+            prop_assert_eq!(decapsulate(&bytes, &mut out), parsed);
+            if let Ok(r) = parsed {
+                let mut f = bytes.clone();
+                r.emit(&mut f[12..]).unwrap();
+                f[15] |= bytes[15] & !FLAG_FLOOD;
+                prop_assert_eq!(&f, &bytes);
+                prop_assert_eq!(StackHeaderRepr::parse_frame(&f), Ok(r));
+                prop_assert_eq!(out.len(), bytes.len() - STACK_ENCAP_LEN);
+            }
+            let mut bytes = bytes;
+            if let Ok(mut v) = StackHeader::new_checked(&mut bytes[..]) {
+                let _ = (v.kind(), v.vlan(), v.payload().len(), v.dst_mac(), v.src_mac());
+                v.decrement_hop_limit();
+                v.set_flood(true);
+                v.set_kind(StackFrameKind::Hello);
+                v.set_version(STACK_VERSION);
+                v.set_priority(0);
+                prop_assert!(StackHeaderRepr::parse(&v).is_ok());
+            }
+        }
+    }
+}
