@@ -1,0 +1,140 @@
+//! Timers: PFC refresh, FDB ageing and the PFC watchdog; and `poll_timeout`, which tells the
+//! driver when the engine next has something to do without new input.
+
+use super::{Engine, Event};
+use crate::config::WatchdogAction;
+use crate::port::PortIndex;
+use crate::time::Instant;
+
+impl Engine {
+    /// Runs every timer due at `now`: PFC XOFF refreshes, FDB ageing, the PFC watchdog.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.now = self.now.max(now);
+        let mut aged = Vec::new();
+        self.fdb.age(now, |e| aged.push(e));
+        for e in aged {
+            self.push_event(Event::Aged {
+                vid: e.vid,
+                mac: e.mac,
+                dest: e.dest,
+            });
+        }
+        for i in 0..self.ports.len() {
+            let port = &mut self.ports[i];
+            port.tx_pause.refresh_due(now);
+            if port.tx_pause.pending() {
+                self.ready |= 1 << i;
+            }
+            self.run_watchdog(now, i);
+        }
+    }
+
+    /// The PFC watchdog of port `i` (SONiC's `pfcwd`): a lossless queue holding frames and
+    /// paused continuously for the detection time is in a storm; it is restored once no pause
+    /// has arrived for the restoration time.
+    fn run_watchdog(&mut self, now: Instant, i: usize) {
+        let Some(wd) = self.config.watchdog else {
+            return;
+        };
+        for tc in 0..8 {
+            let port = &self.ports[i];
+            if port.lossless_tcs & (1 << tc) == 0 {
+                continue;
+            }
+            match port.watch[tc].stormed_since {
+                None => {
+                    let Some(start) = port.rx_pause.tc_pause_start(tc, now) else {
+                        continue;
+                    };
+                    if now < start + wd.detection || port.queues.depth_frames(tc) == 0 {
+                        continue;
+                    }
+                    let port = &mut self.ports[i];
+                    port.watch[tc].stormed_since = Some(now);
+                    port.queue_counters[tc].storms += 1;
+                    port.queue_counters[tc].stormed = true;
+                    tracing::warn!(port = %self.port_name(PortIndex(i as u16)), tc, action = ?wd.action, "PFC storm detected");
+                    self.push_event(Event::PfcStormDetected {
+                        port: PortIndex(i as u16),
+                        tc: tc as u8,
+                    });
+                    if wd.action == WatchdogAction::Drop {
+                        self.discard_queued(i, 1 << tc);
+                    }
+                }
+                Some(_) => {
+                    let last = port.rx_pause.tc_last_pause(tc).unwrap_or(Instant::ZERO);
+                    if now < last + wd.restoration || port.rx_pause.paused_tcs(now) & (1 << tc) != 0
+                    {
+                        continue;
+                    }
+                    let port = &mut self.ports[i];
+                    port.watch[tc].stormed_since = None;
+                    port.queue_counters[tc].stormed = false;
+                    tracing::info!(port = %self.port_name(PortIndex(i as u16)), tc, "PFC storm over, queue restored");
+                    self.push_event(Event::PfcStormRestored {
+                        port: PortIndex(i as u16),
+                        tc: tc as u8,
+                    });
+                }
+            }
+        }
+    }
+
+    /// When the engine next needs [`Engine::poll_transmit`] or [`Engine::handle_timeout`] if no
+    /// frame arrives: a port finishing a transmission with more to send, a pause expiring on a
+    /// port with frames waiting, a PFC refresh, an FDB sweep, a watchdog check. `None` when idle.
+    /// An instant at or before the latest `now` means "at once".
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        let now = self.now;
+        let mut next = self.fdb.poll_timeout();
+        let mut consider = |t: Instant| next = Some(next.map_or(t, |n: Instant| n.min(t)));
+        for (i, port) in self.ports.iter().enumerate() {
+            if let Some(t) = port.tx_pause.refresh_at {
+                consider(t);
+            }
+            if self.ready & self.ports_up & (1 << i) != 0 {
+                let waiting = port.queues.non_empty();
+                let eligible =
+                    waiting & !(port.rx_pause.paused_tcs(now) & !self.watchdog_override(i));
+                if port.tx_pause.pending() || !port.cpu_queue.is_empty() || eligible != 0 {
+                    consider(port.busy_until.max(now));
+                } else {
+                    for tc in 0..8 {
+                        if waiting & (1 << tc) != 0 {
+                            if let Some(t) = port.rx_pause.tc_resumes_at(tc, now) {
+                                consider(t.max(port.busy_until));
+                            }
+                        }
+                    }
+                }
+            }
+            let Some(wd) = self.config.watchdog else {
+                continue;
+            };
+            for tc in 0..8 {
+                if port.lossless_tcs & (1 << tc) == 0 {
+                    continue;
+                }
+                match port.watch[tc].stormed_since {
+                    None => {
+                        if port.queues.depth_frames(tc) > 0 {
+                            if let Some(start) = port.rx_pause.tc_pause_start(tc, now) {
+                                consider(start + wd.detection);
+                            }
+                        }
+                    }
+                    Some(_) => {
+                        let last = port.rx_pause.tc_last_pause(tc).unwrap_or(Instant::ZERO);
+                        let resume = port
+                            .rx_pause
+                            .tc_resumes_at(tc, now)
+                            .unwrap_or(Instant::ZERO);
+                        consider((last + wd.restoration).max(resume));
+                    }
+                }
+            }
+        }
+        next
+    }
+}
