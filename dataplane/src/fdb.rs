@@ -76,6 +76,8 @@ pub struct Fdb {
     capacity: usize,
     aging_ps: u64,
     next_sweep: Option<Instant>,
+    /// Bumped whenever an entry is added, moved or removed (see [`Fdb::generation`]).
+    generation: u64,
 }
 
 /// Packs a VLAN and a MAC into the table key.
@@ -92,6 +94,7 @@ impl Fdb {
             capacity,
             aging_ps: duration_to_ps(aging).max(1),
             next_sweep: None,
+            generation: 0,
         }
     }
 
@@ -135,11 +138,13 @@ impl Fdb {
             }
             let from = slot.dest;
             slot.dest = dest;
+            self.generation += 1;
             return LearnOutcome::Moved { from };
         }
         if self.map.len() >= self.capacity {
             return LearnOutcome::TableFull;
         }
+        self.generation += 1;
         self.map.insert(
             key,
             Slot {
@@ -168,6 +173,7 @@ impl Fdb {
                 capacity: self.capacity,
             });
         }
+        self.generation += 1;
         self.map.insert(
             key,
             Slot {
@@ -181,12 +187,14 @@ impl Fdb {
 
     /// Removes an entry (static or dynamic); returns whether there was one.
     pub fn remove(&mut self, vid: u16, mac: MacAddr) -> bool {
+        self.generation += 1;
         self.map.remove(&fdb_key(vid, mac)).is_some()
     }
 
     /// Removes every dynamic entry pointing at `dest` (a port went down, a unit left).
     pub fn flush_dynamic(&mut self, mut matches: impl FnMut(FdbDestination) -> bool) -> usize {
         let before = self.map.len();
+        self.generation += 1;
         self.map.retain(|_, s| s.is_static || !matches(s.dest));
         before - self.map.len()
     }
@@ -204,6 +212,7 @@ impl Fdb {
         }
         let aging = self.aging_ps;
         let mut dynamic_left = false;
+        self.generation += 1;
         self.map.retain(|key, s| {
             if s.is_static {
                 return true;
@@ -217,6 +226,20 @@ impl Fdb {
             }
         });
         self.next_sweep = dynamic_left.then(|| now.plus_ps(self.sweep_interval_ps()));
+    }
+
+    /// A number that changes whenever an entry is added, moved or removed, so that callers may
+    /// cache what they looked up and know when to look again.
+    #[inline]
+    pub fn generation(&self) -> u64 {
+        self.generation
+    }
+
+    /// How often a station's entry must be refreshed by learning, at the least, for ageing to
+    /// stay within 1/64 of its configured time: learners may skip refreshes more frequent
+    /// than this.
+    pub fn refresh_interval_ps(&self) -> u64 {
+        (self.aging_ps / 64).max(1)
     }
 
     /// Every entry, in no particular order.

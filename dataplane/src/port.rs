@@ -28,6 +28,29 @@ impl PortIndex {
 /// Frames the control path (PacketOut) may have waiting on one port.
 pub const CPU_QUEUE_LIMIT: usize = 256;
 
+/// The last source address a port learned, so that a port with one busy station (a server)
+/// does not write the bridge table for every frame. Valid only while the table's generation is
+/// unchanged (no entry added, moved or removed since) and for 1/64 of the ageing time — the
+/// software form of an ASIC's hit bit.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct LearnCache {
+    pub key: u64,
+    pub dest: crate::fdb::FdbDestination,
+    pub generation: u64,
+    pub fresh_until: Instant,
+}
+
+impl Default for LearnCache {
+    fn default() -> Self {
+        LearnCache {
+            key: u64::MAX,
+            dest: crate::fdb::FdbDestination::Local(PortIndex(u16::MAX)),
+            generation: u64::MAX,
+            fresh_until: Instant::ZERO,
+        }
+    }
+}
+
 /// Watchdog state of one egress traffic class.
 #[derive(Clone, Copy, Debug, Default)]
 pub(crate) struct TcWatch {
@@ -55,6 +78,12 @@ pub(crate) struct PortState {
     /// Egress traffic classes that carry a PFC-enabled priority (watched by the watchdog).
     pub lossless_tcs: u8,
     pub watch: [TcWatch; NUM_PRIORITIES],
+    /// Traffic classes the watchdog holds in storm state (bit per TC).
+    pub stormed: u8,
+    /// Picoseconds per byte at the port's speed when that is a whole number (it is for every
+    /// standard speed from 1G to 800G), so serialization needs no division per frame.
+    pub ps_per_byte: Option<u64>,
+    pub learn_cache: LearnCache,
 }
 
 impl PortState {
@@ -71,6 +100,9 @@ impl PortState {
             pg_pause_priorities: [0; NUM_PRIORITIES],
             lossless_tcs: 0,
             watch: [TcWatch::default(); NUM_PRIORITIES],
+            stormed: 0,
+            ps_per_byte: None,
+            learn_cache: LearnCache::default(),
             cfg,
         };
         p.derive_maps();
@@ -79,6 +111,9 @@ impl PortState {
 
     /// Recomputes the lookup tables that follow from the configuration.
     pub fn derive_maps(&mut self) {
+        let bits_ps = 8 * crate::time::PS_PER_SEC;
+        self.ps_per_byte =
+            (bits_ps % self.cfg.speed_bps.max(1) == 0).then(|| bits_ps / self.cfg.speed_bps.max(1));
         self.pg_pause_priorities = [0; NUM_PRIORITIES];
         self.lossless_tcs = 0;
         match self.cfg.flow_control {
@@ -101,6 +136,15 @@ impl PortState {
                 self.lossless_tcs = 0xff;
             }
             FlowControl::None => {}
+        }
+    }
+
+    /// Time on the wire for `bytes` bytes at the port's speed, in picoseconds.
+    #[inline]
+    pub fn wire_time_ps(&self, bytes: u64) -> u64 {
+        match self.ps_per_byte {
+            Some(ps) => bytes.saturating_mul(ps),
+            None => crate::time::bits_time_ps(bytes.saturating_mul(8), self.cfg.speed_bps),
         }
     }
 

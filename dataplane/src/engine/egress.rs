@@ -9,7 +9,7 @@ use crate::config::{FlowControl, WatchdogAction};
 use crate::pfc::quanta_ps;
 use crate::port::PortIndex;
 use crate::scheduler::Queued;
-use crate::time::{bits_time_ps, Instant};
+use crate::time::Instant;
 use crate::wire::{
     MacControlRepr, StackHeaderRepr, ETHERTYPE_VLAN, MIN_FRAME_LEN, STACK_ENCAP_LEN,
 };
@@ -21,6 +21,9 @@ pub const WIRE_OVERHEAD_BYTES: u64 = 24;
 /// How one copy of a frame must look when it leaves its egress port.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Target {
+    /// Exactly as received: decided at ingress when the frame's tag already matches its
+    /// egress (the common case), so transmission needs no look at the bytes.
+    AsIs,
     /// A front-panel port: untagged (`None`) or tagged with this TCI.
     Front { tci: Option<u16> },
     /// A stack port: with this stack header.
@@ -52,7 +55,10 @@ impl Queued for QueuedFrame {
 impl QueuedFrame {
     /// The frame as it must go on the wire: byte-identical when nothing changes (no copy),
     /// otherwise rebuilt with the right tag or stack header, padded to the minimum size.
-    pub fn render(&self) -> Bytes {
+    pub fn render(self) -> Bytes {
+        if self.target == Target::AsIs {
+            return self.data;
+        }
         let d = &self.data;
         // Where the original frame continues after its MAC addresses.
         let inner = if self.encapsulated {
@@ -63,6 +69,7 @@ impl QueuedFrame {
         let inner_tagged = d.get(inner..inner + 2) == Some(&ETHERTYPE_VLAN.to_be_bytes()[..])
             && d.len() >= inner + 4;
         match self.target {
+            Target::AsIs => self.data,
             Target::Front { tci } => {
                 if !self.encapsulated {
                     match tci {
@@ -152,12 +159,10 @@ impl Engine {
             let q = &mut port.queue_counters[tc];
             q.tx_frames += 1;
             q.tx_bytes += len;
+            let (ingress, pg, region) = (usize::from(qf.ingress), usize::from(qf.pg), qf.region);
             let out = qf.render();
-            if let Some(change) =
-                self.buffer
-                    .release(usize::from(qf.ingress), usize::from(qf.pg), qf.region, len)
-            {
-                self.signal_pause(usize::from(qf.ingress), usize::from(qf.pg), change);
+            if let Some(change) = self.buffer.release(ingress, pg, region, len) {
+                self.signal_pause(ingress, pg, change);
             }
             out
         };
@@ -165,7 +170,7 @@ impl Engine {
         let wire_bytes = (frame.len() as u64).max(MIN_FRAME_LEN as u64) + WIRE_OVERHEAD_BYTES;
         port.busy_until = now
             .max(port.busy_until)
-            .plus_ps(bits_time_ps(wire_bytes * 8, port.cfg.speed_bps));
+            .plus_ps(port.wire_time_ps(wire_bytes));
         port.counters.tx_frames += 1;
         port.counters.tx_bytes += frame.len() as u64;
         if !port.has_work() {
@@ -205,17 +210,10 @@ impl Engine {
     }
 
     /// Traffic classes of port `i` whose received pauses the watchdog is overriding.
+    #[inline]
     pub(super) fn watchdog_override(&self, i: usize) -> u8 {
         match self.config.watchdog.map(|w| w.action) {
-            Some(WatchdogAction::Drop | WatchdogAction::Forward) => {
-                let mut mask = 0;
-                for (tc, w) in self.ports[i].watch.iter().enumerate() {
-                    if w.stormed_since.is_some() {
-                        mask |= 1 << tc;
-                    }
-                }
-                mask
-            }
+            Some(WatchdogAction::Drop | WatchdogAction::Forward) => self.ports[i].stormed,
             _ => 0,
         }
     }

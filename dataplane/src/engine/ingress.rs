@@ -6,8 +6,8 @@ use super::egress::{QueuedFrame, Target};
 use super::{Engine, Event, PacketIn};
 use crate::buffer::{PauseChange, Refusal};
 use crate::config::{FlowControl, Slot, VlanMode, NUM_PRIORITIES};
-use crate::fdb::{FdbDestination, LearnOutcome};
-use crate::port::PortIndex;
+use crate::fdb::{fdb_key, FdbDestination, LearnOutcome};
+use crate::port::{LearnCache, PortIndex};
 use crate::time::Instant;
 use crate::wire::{
     L2Header, MacAddr, MacControlRepr, StackFrameKind, StackHeaderRepr, VlanTag,
@@ -116,6 +116,7 @@ impl Engine {
     }
 
     /// VLAN ingress rules of a front-panel port; `None` means the frame is not allowed.
+    #[inline]
     fn classify_front(&self, i: usize, tag: Option<VlanTag>) -> Option<Classified> {
         let cfg = &self.ports[i].cfg;
         let (untagged_vid, allowed): (Option<u16>, &[u16]) = match &cfg.vlan {
@@ -147,11 +148,35 @@ impl Engine {
         }
     }
 
-    fn learn(&mut self, now: Instant, vid: u16, mac: MacAddr, dest: FdbDestination) {
+    #[inline]
+    fn learn(&mut self, now: Instant, i: usize, vid: u16, mac: MacAddr, dest: FdbDestination) {
         if is_multicast(mac) || mac == MacAddr::zero() {
             return;
         }
-        match self.fdb.learn(now, vid, mac, dest) {
+        // The port's last learned source, still fresh and the table unchanged since: the entry
+        // exists, points here, and was refreshed less than 1/64 of the ageing time ago.
+        let key = fdb_key(vid, mac);
+        let cache = &self.ports[i].learn_cache;
+        if cache.key == key
+            && cache.generation == self.fdb.generation()
+            && now < cache.fresh_until
+            && cache.dest == dest
+        {
+            return;
+        }
+        let outcome = self.fdb.learn(now, vid, mac, dest);
+        if matches!(
+            outcome,
+            LearnOutcome::Refreshed | LearnOutcome::New | LearnOutcome::Moved { .. }
+        ) {
+            self.ports[i].learn_cache = LearnCache {
+                key,
+                dest,
+                generation: self.fdb.generation(),
+                fresh_until: now.plus_ps(self.fdb.refresh_interval_ps()),
+            };
+        }
+        match outcome {
             LearnOutcome::Refreshed | LearnOutcome::StaticConflict => {}
             LearnOutcome::New => self.push_event(Event::Learned { vid, mac, dest }),
             LearnOutcome::Moved { from } => self.push_event(Event::Moved {
@@ -179,6 +204,7 @@ impl Engine {
         };
         self.learn(
             now,
+            i,
             c.vid,
             hdr.src,
             FdbDestination::Local(PortIndex(i as u16)),
@@ -195,7 +221,10 @@ impl Engine {
                 if j == i {
                     self.ports[i].counters.rx_same_port_filtered += 1;
                 } else if self.vlan_members[usize::from(c.vid)] & (1 << j) != 0 {
-                    let target = self.front_target(j, c);
+                    let target = match self.front_target(j, c) {
+                        Target::Front { tci } if tci == hdr.vlan.map(|t| t.tci()) => Target::AsIs,
+                        other => other,
+                    };
                     self.enqueue(i, j, c.priority, frame, false, target);
                 } else {
                     self.ports[i].counters.rx_vlan_discards += 1;
@@ -282,6 +311,7 @@ impl Engine {
         }
     }
 
+    #[inline]
     fn front_target(&self, j: usize, c: Classified) -> Target {
         let untagged = match &self.ports[j].cfg.vlan {
             VlanMode::Access { .. } => true,
@@ -338,6 +368,7 @@ impl Engine {
         };
         self.learn(
             now,
+            i,
             c.vid,
             hdr.src,
             FdbDestination::Remote {
@@ -394,7 +425,7 @@ impl Engine {
         let egress = &self.ports[j];
         let tc = usize::from(egress.cfg.priority_to_tc[priority] & 7);
         let len = frame.len() as u64;
-        if egress.watch[tc].stormed_since.is_some()
+        if egress.stormed & (1 << tc) != 0
             && self.config.watchdog.map(|w| w.action) == Some(crate::config::WatchdogAction::Drop)
         {
             let q = &mut self.ports[j].queue_counters[tc];

@@ -51,6 +51,7 @@ impl Engine {
                     }
                     let port = &mut self.ports[i];
                     port.watch[tc].stormed_since = Some(now);
+                    port.stormed |= 1 << tc;
                     port.queue_counters[tc].storms += 1;
                     port.queue_counters[tc].stormed = true;
                     tracing::warn!(port = %self.port_name(PortIndex(i as u16)), tc, action = ?wd.action, "PFC storm detected");
@@ -70,6 +71,7 @@ impl Engine {
                     }
                     let port = &mut self.ports[i];
                     port.watch[tc].stormed_since = None;
+                    port.stormed &= !(1 << tc);
                     port.queue_counters[tc].stormed = false;
                     tracing::info!(port = %self.port_name(PortIndex(i as u16)), tc, "PFC storm over, queue restored");
                     self.push_event(Event::PfcStormRestored {
