@@ -16,6 +16,32 @@
 //! is bounds-checked (`clippy::indexing_slicing` is denied here), and every
 //! malformed input is reported as a [`WireError`]. See `docs/wire.md` for the
 //! byte layouts and the parse rules.
+//!
+//! ```
+//! use dataplane::wire::*;
+//!
+//! // Build a PFC frame pausing priority 3, and read it back.
+//! let pfc = MacControlRepr::Pfc { enable: 1 << 3, quanta: [0, 0, 0, 0xFFFF, 0, 0, 0, 0] };
+//! let frame = pfc.emit_frame(MacAddr::new(0x02, 0, 0, 0, 0, 1));
+//! let l2 = L2Header::parse(&frame)?;
+//! assert_eq!((l2.dst, l2.ethertype), (MAC_CONTROL_DST, ETHERTYPE_MAC_CONTROL));
+//! assert_eq!(MacControlRepr::parse(&frame[l2.payload_offset..])?, pfc);
+//!
+//! // Carry it across the stack and back.
+//! let hdr = StackHeaderRepr {
+//!     kind: StackFrameKind::Data, flood: false, src_unit: 1, src_port: 7,
+//!     dst_unit: 2, dst_port: 3, priority: 3, hop_limit: 4,
+//!     vlan: VlanTag { pcp: 3, dei: false, vid: 10 },
+//! };
+//! let mut stacked = Vec::new();
+//! hdr.encapsulate(&frame, &mut stacked)?;
+//! assert_eq!(stacked.len(), frame.len() + STACK_ENCAP_LEN);
+//! StackHeader::new_checked(&mut stacked[..])?.decrement_hop_limit();
+//! let mut original = Vec::new();
+//! assert_eq!(decapsulate(&stacked, &mut original)?.hop_limit, 3);
+//! assert_eq!(original, frame);
+//! # Ok::<(), WireError>(())
+//! ```
 #![deny(
     clippy::indexing_slicing,
     clippy::unwrap_used,
