@@ -195,16 +195,21 @@ impl PauseSender {
 
     /// Takes what must be sent now: `(enable vector, quanta per priority)`, and arms the
     /// refresh timer `refresh_ps` after `now` while any priority stays paused.
+    ///
+    /// Every frame renews the XOFF of *every* priority held paused, not only the ones that
+    /// triggered it: the single refresh timer is re-armed by each frame, so a frame that left
+    /// out a paused priority would push that priority's renewal past the moment the peer's
+    /// timer for it runs out (the peer would resume while the PG is still congested).
     pub fn take(
         &mut self,
         now: Instant,
         pause_quanta: u16,
         refresh_ps: u64,
     ) -> (u8, [u16; NUM_PRIORITIES]) {
-        let enable = self.pending_xoff | self.pending_xon;
+        let enable = self.xoff | self.pending_xon;
         let mut quanta = [0u16; NUM_PRIORITIES];
         for (p, q) in quanta.iter_mut().enumerate() {
-            if self.pending_xoff & (1 << p) != 0 {
+            if self.xoff & (1 << p) != 0 {
                 *q = pause_quanta;
             }
         }
