@@ -323,8 +323,8 @@ mod tests {
                 }
             }
             let t = now.plus_ps(probe * 1000);
-            for p in 0..8 {
-                let expect = match model[p] {
+            for (p, m) in model.iter().enumerate() {
+                let expect = match *m {
                     // quanta × 512 bit times, rounded up to whole picoseconds.
                     Some((at, q)) => t < at.plus_ps((u128::from(q) * 512 * 1_000_000_000_000).div_ceil(u128::from(speed)) as u64),
                     None => false,

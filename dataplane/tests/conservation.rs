@@ -88,12 +88,18 @@ fn check(e: &Engine) -> Result<(), TestCaseError> {
             prop_assert_eq!(
                 q.enqueued_bytes,
                 q.tx_bytes + q.discarded_bytes + q.depth_bytes,
-                "port {} TC {} bytes: {:?}", port, tc, q
+                "port {} TC {} bytes: {:?}",
+                port,
+                tc,
+                q
             );
             prop_assert_eq!(
                 q.enqueued_frames,
                 q.tx_frames + q.discarded_frames + q.depth_frames,
-                "port {} TC {} frames: {:?}", port, tc, q
+                "port {} TC {} frames: {:?}",
+                port,
+                tc,
+                q
             );
             enq += q.enqueued_bytes;
             out += q.tx_bytes + q.discarded_bytes;
@@ -103,7 +109,14 @@ fn check(e: &Engine) -> Result<(), TestCaseError> {
     for port in 0..NPORTS {
         for pg in 0..8 {
             let c = e.pg_counters(p(port), pg).unwrap();
-            prop_assert_eq!(c.admitted_bytes, c.released_bytes + c.occupancy(), "port {} PG {}: {:?}", port, pg, c);
+            prop_assert_eq!(
+                c.admitted_bytes,
+                c.released_bytes + c.occupancy(),
+                "port {} PG {}: {:?}",
+                port,
+                pg,
+                c
+            );
             admitted += c.admitted_bytes;
             released += c.released_bytes;
             occ += c.occupancy();

@@ -159,8 +159,8 @@ fn zero_bits_change_nothing() {
     d.feed(&mut e, t.plus_ps(2000), p(1), pfc(!(1 << 3), [0xffff; 8]));
     assert_eq!(e.paused_priorities(p(1)), 0xff);
     d.feed(&mut e, t.plus_ps(3000), p(1), pfc(1 << 3, [0; 8]));
-    assert_eq!(e.paused_priorities(p(1)), 0xff & !(1 << 3));
-    d.feed(&mut e, t.plus_ps(4000), p(1), pfc(0xff & !(1 << 3), [0; 8]));
+    assert_eq!(e.paused_priorities(p(1)), !(1u8 << 3));
+    d.feed(&mut e, t.plus_ps(4000), p(1), pfc(!(1u8 << 3), [0; 8]));
     assert_eq!(e.paused_priorities(p(1)), 0);
     d.feed(&mut e, t.plus_ps(5000), p(1), pfc(0, [0xffff; 8]));
     assert_eq!(

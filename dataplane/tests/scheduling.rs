@@ -72,9 +72,15 @@ fn ets_shares_follow_weights_on_a_backlogged_port() {
     assert!(e.queue_counters(p(2), 0).unwrap().depth_frames > 0);
     assert!(e.queue_counters(p(2), 1).unwrap().depth_frames > 0);
     let share0 = bytes[0] as f64 / (bytes[0] + bytes[1]) as f64;
-    assert!((share0 - 0.30).abs() <= 0.03, "TC0 got {share0:.3} of the bytes, wanted 0.30");
+    assert!(
+        (share0 - 0.30).abs() <= 0.03,
+        "TC0 got {share0:.3} of the bytes, wanted 0.30"
+    );
     // And the port ran at line rate throughout (work-conserving).
     let last = sent.last().unwrap().0;
     let wire: u64 = sent.iter().map(|(_, f)| wire_ps(f.len(), G1)).sum();
-    assert!(last.as_ps() - t.as_ps() <= wire, "idle time on a backlogged port");
+    assert!(
+        last.as_ps() - t.as_ps() <= wire,
+        "idle time on a backlogged port"
+    );
 }

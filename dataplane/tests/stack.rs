@@ -101,7 +101,11 @@ fn hosts_on_two_units_find_each_other() {
     assert_eq!(ports(&f2), vec![0, 1]);
     for t in &f2 {
         assert_eq!(&t.frame[..12], &f[..12]);
-        assert_eq!(&t.frame[12..], &f[16..], "untagged on access, as it entered");
+        assert_eq!(
+            &t.frame[12..],
+            &f[16..],
+            "untagged on access, as it entered"
+        );
     }
     assert_eq!(s.wire.len(), 1);
     let (from, t) = &s.wire[0];
@@ -140,7 +144,14 @@ fn hosts_on_two_units_find_each_other() {
     assert_eq!((s.wire[0].0, s.wire[0].1.port.0), (2, S1));
     assert!(!h.flood);
     assert_eq!(
-        (h.src_unit, h.src_port, h.dst_unit, h.dst_port, h.priority, h.hop_limit),
+        (
+            h.src_unit,
+            h.src_port,
+            h.dst_unit,
+            h.dst_port,
+            h.priority,
+            h.hop_limit
+        ),
         (2, 2, 1, 1, 0, 8)
     );
     assert_eq!(
@@ -281,7 +292,9 @@ fn stack_frames_on_front_ports_and_control_frames_on_stack_ports() {
     e.handle_frame(us(3), p(S1), inner.clone());
     assert!(drain(&mut e, us(3)).is_empty());
     assert_eq!(
-        e.port_counters(p(S1)).unwrap().rx_non_stack_on_stack_discards,
+        e.port_counters(p(S1))
+            .unwrap()
+            .rx_non_stack_on_stack_discards,
         1
     );
     let _ = L2Header::parse(&inner).unwrap();

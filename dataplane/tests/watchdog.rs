@@ -46,7 +46,12 @@ fn storm(e: &mut Engine, d: &mut Driver, start: Instant, end: Instant) {
 fn storm_events(e: &mut Engine) -> Vec<Event> {
     events(e)
         .into_iter()
-        .filter(|e| matches!(e, Event::PfcStormDetected { .. } | Event::PfcStormRestored { .. }))
+        .filter(|e| {
+            matches!(
+                e,
+                Event::PfcStormDetected { .. } | Event::PfcStormRestored { .. }
+            )
+        })
         .collect()
 }
 
@@ -58,7 +63,12 @@ fn drop_action_discards_during_a_storm_and_restores() {
     for m in 0..5 {
         e.handle_frame(t0, p(0), prio3(m));
     }
-    storm(&mut e, &mut d, t0 + Duration::from_millis(1), t0 + Duration::from_millis(9));
+    storm(
+        &mut e,
+        &mut d,
+        t0 + Duration::from_millis(1),
+        t0 + Duration::from_millis(9),
+    );
     d.step_to(&mut e, Instant::from_ps((t0 + DETECT).as_ps() - 1));
     assert!(storm_events(&mut e).is_empty(), "detected early");
     assert_eq!(e.queue_counters(p(1), 3).unwrap().depth_frames, 5);
@@ -69,8 +79,15 @@ fn drop_action_discards_during_a_storm_and_restores() {
         vec![Event::PfcStormDetected { port: p(1), tc: 3 }]
     );
     let q = e.queue_counters(p(1), 3).unwrap();
-    assert_eq!((q.discarded_frames, q.depth_frames, q.storms, q.stormed), (5, 0, 1, true));
-    assert_eq!(e.pg_counters(p(0), 3).unwrap().occupancy(), 0, "buffer released");
+    assert_eq!(
+        (q.discarded_frames, q.depth_frames, q.storms, q.stormed),
+        (5, 0, 1, true)
+    );
+    assert_eq!(
+        e.pg_counters(p(0), 3).unwrap().occupancy(),
+        0,
+        "buffer released"
+    );
     // New frames for the stormed queue are dropped (counted); other classes flow.
     let t1 = t0 + DETECT + Duration::from_millis(1);
     storm(&mut e, &mut d, t1, t1 + Duration::from_millis(3));
@@ -79,7 +96,10 @@ fn drop_action_discards_during_a_storm_and_restores() {
     e.handle_frame(t2, p(0), tagged(host(2), host(1), 1, 1, 200, 1));
     d.step_to(&mut e, t2 + Duration::from_micros(10));
     let q = e.queue_counters(p(1), 3).unwrap();
-    assert_eq!((q.dropped_frames, q.dropped_bytes, q.depth_frames), (1, 200, 0));
+    assert_eq!(
+        (q.dropped_frames, q.dropped_bytes, q.depth_frames),
+        (1, 200, 0)
+    );
     let sent: Vec<u8> = d.sent_on(p(1)).iter().map(|(_, f)| f[20]).collect();
     assert_eq!(sent, vec![1]);
     // Pauses stop at t2; the last one ends 3.36 ms later; restored RESTORE after the last.
@@ -109,11 +129,19 @@ fn forward_action_transmits_despite_pauses() {
     for m in 0..5 {
         e.handle_frame(t0, p(0), prio3(m));
     }
-    storm(&mut e, &mut d, t0 + Duration::from_millis(1), t0 + Duration::from_millis(14));
+    storm(
+        &mut e,
+        &mut d,
+        t0 + Duration::from_millis(1),
+        t0 + Duration::from_millis(14),
+    );
     let detect = t0 + DETECT;
     let sent = d.sent_on(p(1));
     assert_eq!(sent.len(), 5);
-    assert_eq!(sent[0].0, detect, "nothing before detection, first frame at detection");
+    assert_eq!(
+        sent[0].0, detect,
+        "nothing before detection, first frame at detection"
+    );
     for (k, (at, _)) in sent.iter().enumerate() {
         assert_eq!(at.as_ps(), detect.as_ps() + k as u64 * wire_ps(196, G10));
     }
@@ -131,7 +159,12 @@ fn forward_action_transmits_despite_pauses() {
         storm_events(&mut e),
         vec![Event::PfcStormDetected { port: p(1), tc: 3 }]
     );
-    storm(&mut e, &mut d, t0 + Duration::from_millis(16), t0 + Duration::from_millis(20));
+    storm(
+        &mut e,
+        &mut d,
+        t0 + Duration::from_millis(16),
+        t0 + Duration::from_millis(20),
+    );
     // Pauses end at t0 + 20 ms; restored 10 ms later; then pauses are honoured again.
     let last = t0 + Duration::from_millis(20);
     d.step_to(&mut e, last + RESTORE);
@@ -144,7 +177,11 @@ fn forward_action_transmits_despite_pauses() {
     e.handle_frame(t2, p(0), prio3(9));
     let before = d.sent_on(p(1)).len();
     d.step_to(&mut e, t2 + Duration::from_millis(1));
-    assert_eq!(d.sent_on(p(1)).len(), before, "pause honoured after restoration");
+    assert_eq!(
+        d.sent_on(p(1)).len(),
+        before,
+        "pause honoured after restoration"
+    );
 }
 
 #[test]
