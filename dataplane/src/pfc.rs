@@ -195,16 +195,21 @@ impl PauseSender {
 
     /// Takes what must be sent now: `(enable vector, quanta per priority)`, and arms the
     /// refresh timer `refresh_ps` after `now` while any priority stays paused.
+    ///
+    /// Every frame renews the XOFF of *every* priority held paused, not only the ones that
+    /// triggered it: the single refresh timer is re-armed by each frame, so a frame that left
+    /// out a paused priority would push that priority's renewal past the moment the peer's
+    /// timer for it runs out (the peer would resume while the PG is still congested).
     pub fn take(
         &mut self,
         now: Instant,
         pause_quanta: u16,
         refresh_ps: u64,
     ) -> (u8, [u16; NUM_PRIORITIES]) {
-        let enable = self.pending_xoff | self.pending_xon;
+        let enable = self.xoff | self.pending_xon;
         let mut quanta = [0u16; NUM_PRIORITIES];
         for (p, q) in quanta.iter_mut().enumerate() {
-            if self.pending_xoff & (1 << p) != 0 {
+            if self.xoff & (1 << p) != 0 {
                 *q = pause_quanta;
             }
         }
@@ -318,8 +323,8 @@ mod tests {
                 }
             }
             let t = now.plus_ps(probe * 1000);
-            for p in 0..8 {
-                let expect = match model[p] {
+            for (p, m) in model.iter().enumerate() {
+                let expect = match *m {
                     // quanta × 512 bit times, rounded up to whole picoseconds.
                     Some((at, q)) => t < at.plus_ps((u128::from(q) * 512 * 1_000_000_000_000).div_ceil(u128::from(speed)) as u64),
                     None => false,

@@ -220,14 +220,18 @@ impl Engine {
                 let j = j.get();
                 if j == i {
                     self.ports[i].counters.rx_same_port_filtered += 1;
-                } else if self.vlan_members[usize::from(c.vid)] & (1 << j) != 0 {
+                } else if self.vlan_members[usize::from(c.vid)] & (1 << j) == 0 {
+                    self.ports[i].counters.rx_vlan_discards += 1;
+                } else if self.ports_up & (1 << j) == 0 {
+                    // The station's port is down: nothing can leave it, so nothing may wait
+                    // for it in the buffer (as for a stack frame to a down front port).
+                    self.ports[i].counters.no_route_discards += 1;
+                } else {
                     let target = match self.front_target(j, c) {
                         Target::Front { tci } if tci == hdr.vlan.map(|t| t.tci()) => Target::AsIs,
                         other => other,
                     };
                     self.enqueue(i, j, c.priority, frame, false, target);
-                } else {
-                    self.ports[i].counters.rx_vlan_discards += 1;
                 }
             }
             Some(FdbDestination::Remote { unit, port }) if unit != self.config.unit => {
