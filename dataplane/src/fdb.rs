@@ -80,10 +80,16 @@ pub struct Fdb {
     generation: u64,
 }
 
+/// Packs a VLAN and a MAC given as its 48-bit big-endian value into the table key.
+#[inline]
+pub fn fdb_key_raw(vid: u16, mac48: u64) -> u64 {
+    (u64::from(vid & 0x0fff) << 48) | (mac48 & 0xffff_ffff_ffff)
+}
+
 /// Packs a VLAN and a MAC into the table key.
 #[inline]
 pub fn fdb_key(vid: u16, mac: MacAddr) -> u64 {
-    (u64::from(vid & 0x0fff) << 48) | mac_to_u64(mac)
+    fdb_key_raw(vid, mac_to_u64(mac))
 }
 
 impl Fdb {
@@ -111,7 +117,13 @@ impl Fdb {
     /// Where `(vid, mac)` is, if known.
     #[inline]
     pub fn lookup(&self, vid: u16, mac: MacAddr) -> Option<FdbDestination> {
-        self.map.get(&fdb_key(vid, mac)).map(|s| s.dest)
+        self.lookup_key(fdb_key(vid, mac))
+    }
+
+    /// [`Fdb::lookup`] by a key from [`fdb_key`] or [`fdb_key_raw`] (the forwarding hot path).
+    #[inline]
+    pub fn lookup_key(&self, key: u64) -> Option<FdbDestination> {
+        self.map.get(&key).map(|s| s.dest)
     }
 
     /// Learns that `(vid, mac)` was seen at `dest` at `now`.
@@ -123,7 +135,12 @@ impl Fdb {
         mac: MacAddr,
         dest: FdbDestination,
     ) -> LearnOutcome {
-        let key = fdb_key(vid, mac);
+        self.learn_key(now, fdb_key(vid, mac), dest)
+    }
+
+    /// [`Fdb::learn`] by a key from [`fdb_key`] or [`fdb_key_raw`] (the forwarding hot path).
+    #[inline]
+    pub fn learn_key(&mut self, now: Instant, key: u64, dest: FdbDestination) -> LearnOutcome {
         if let Some(slot) = self.map.get_mut(&key) {
             if slot.is_static {
                 return if slot.dest == dest {

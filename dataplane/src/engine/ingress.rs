@@ -6,11 +6,11 @@ use super::egress::{QueuedFrame, Target};
 use super::{Engine, Event, PacketIn};
 use crate::buffer::{PauseChange, Refusal};
 use crate::config::{FlowControl, Slot, VlanMode, NUM_PRIORITIES};
-use crate::fdb::{fdb_key, FdbDestination, LearnOutcome};
+use crate::fdb::{fdb_key_raw, FdbDestination, LearnOutcome};
 use crate::port::{LearnCache, PortIndex};
 use crate::time::Instant;
 use crate::wire::{
-    L2Header, MacAddr, MacControlRepr, StackFrameKind, StackHeaderRepr, VlanTag,
+    u64_to_mac, L2Header, MacAddr, MacControlRepr, StackFrameKind, StackHeaderRepr, VlanTag,
     ETHERTYPE_MAC_CONTROL, ETHERTYPE_STACK, MAC_CONTROL_DST,
 };
 
@@ -40,13 +40,35 @@ enum FloodOrigin {
     },
 }
 
-fn is_link_local(mac: MacAddr) -> bool {
-    let o = mac.octets();
-    o[..5] == [0x01, 0x80, 0xc2, 0x00, 0x00] && o[5] <= 0x0f
+/// The destination and source addresses of a frame as 48-bit big-endian integers: what the
+/// hot path compares and hashes (a `MacAddr` is only built for events).
+#[derive(Clone, Copy, Debug)]
+struct Macs {
+    dst: u64,
+    src: u64,
 }
 
-fn is_multicast(mac: MacAddr) -> bool {
-    mac.0 & 1 == 1
+impl Macs {
+    /// Reads both addresses; `None` if the frame is shorter than 12 bytes.
+    #[inline]
+    fn read(frame: &[u8]) -> Option<Macs> {
+        let b = frame.first_chunk::<12>()?;
+        let dst = u64::from_be_bytes([0, 0, b[0], b[1], b[2], b[3], b[4], b[5]]);
+        let src = u64::from_be_bytes([0, 0, b[6], b[7], b[8], b[9], b[10], b[11]]);
+        Some(Macs { dst, src })
+    }
+}
+
+/// 01-80-C2-00-00-00 to -0F: the bridge-filtered reserved addresses (802.1Q table 8-1).
+#[inline]
+fn is_link_local(mac48: u64) -> bool {
+    mac48 & !0x0f == 0x0180_c200_0000
+}
+
+/// Group (multicast or broadcast) address: the I/G bit of the first octet.
+#[inline]
+fn is_multicast(mac48: u64) -> bool {
+    mac48 & (1 << 40) != 0
 }
 
 impl Engine {
@@ -149,13 +171,13 @@ impl Engine {
     }
 
     #[inline]
-    fn learn(&mut self, now: Instant, i: usize, vid: u16, mac: MacAddr, dest: FdbDestination) {
-        if is_multicast(mac) || mac == MacAddr::zero() {
+    fn learn(&mut self, now: Instant, i: usize, vid: u16, src48: u64, dest: FdbDestination) {
+        if is_multicast(src48) || src48 == 0 {
             return;
         }
         // The port's last learned source, still fresh and the table unchanged since: the entry
         // exists, points here, and was refreshed less than 1/64 of the ageing time ago.
-        let key = fdb_key(vid, mac);
+        let key = fdb_key_raw(vid, src48);
         let cache = &self.ports[i].learn_cache;
         if cache.key == key
             && cache.generation == self.fdb.generation()
@@ -164,7 +186,8 @@ impl Engine {
         {
             return;
         }
-        let outcome = self.fdb.learn(now, vid, mac, dest);
+        let outcome = self.fdb.learn_key(now, key, dest);
+        let mac = u64_to_mac(src48);
         if matches!(
             outcome,
             LearnOutcome::Refreshed | LearnOutcome::New | LearnOutcome::Moved { .. }
@@ -194,7 +217,11 @@ impl Engine {
             self.ports[i].counters.rx_stack_on_front_discards += 1;
             return;
         }
-        if is_link_local(hdr.dst) {
+        // L2Header::parse succeeded, so the frame holds both addresses.
+        let Some(macs) = Macs::read(&frame) else {
+            return;
+        };
+        if is_link_local(macs.dst) {
             self.ports[i].counters.rx_link_local_discards += 1;
             return;
         }
@@ -206,14 +233,14 @@ impl Engine {
             now,
             i,
             c.vid,
-            hdr.src,
+            macs.src,
             FdbDestination::Local(PortIndex(i as u16)),
         );
         let src_port = self.ports[i].cfg.id.port;
-        let dest = if is_multicast(hdr.dst) {
+        let dest = if is_multicast(macs.dst) {
             None
         } else {
-            self.fdb.lookup(c.vid, hdr.dst)
+            self.fdb.lookup_key(fdb_key_raw(c.vid, macs.dst))
         };
         match dest {
             Some(FdbDestination::Local(j)) => {
@@ -370,11 +397,14 @@ impl Engine {
             pcp: h.vlan.pcp,
             dei: h.vlan.dei,
         };
+        let Some(macs) = Macs::read(&frame) else {
+            return;
+        };
         self.learn(
             now,
             i,
             c.vid,
-            hdr.src,
+            macs.src,
             FdbDestination::Remote {
                 unit: h.src_unit,
                 port: h.src_port,
