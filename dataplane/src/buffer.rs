@@ -159,7 +159,6 @@ impl SharedBuffer {
         len: u64,
     ) -> Result<(Region, Option<PauseChange>), Refusal> {
         let free_shared = self.config.shared_pool.saturating_sub(self.shared_used);
-        let headroom_free = self.config.headroom_pool.saturating_sub(self.headroom_used);
         let (profile, c) = &mut self.pgs[port][pg & 7];
         let region = if c.reserved_bytes + len <= profile.reserved {
             c.reserved_bytes += len;
@@ -172,6 +171,7 @@ impl SharedBuffer {
             c.shared_watermark = c.shared_watermark.max(c.shared_bytes);
             Region::Shared
         } else {
+            let headroom_free = self.config.headroom_pool.saturating_sub(self.headroom_used);
             match profile.lossless {
                 Some(t) if c.headroom_bytes + len <= t.headroom && len <= headroom_free => {
                     c.headroom_bytes += len;

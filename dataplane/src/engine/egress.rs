@@ -146,10 +146,12 @@ impl Engine {
         } else if let Some(f) = port.cpu_queue.pop_front() {
             f
         } else {
-            let paused = port.rx_pause.paused_tcs(now);
-            let overridden = self.watchdog_override(i);
+            let mut eligible = !port.rx_pause.paused_tcs(now);
+            if port.stormed != 0 {
+                eligible |= self.watchdog_override(i);
+            }
             let port = &mut self.ports[i];
-            let Some((tc, qf)) = port.queues.dequeue(!paused | overridden) else {
+            let Some((tc, qf)) = port.queues.dequeue(eligible) else {
                 if !port.has_work() {
                     self.ready &= !(1 << i);
                 }
@@ -167,12 +169,13 @@ impl Engine {
             out
         };
         let port = &mut self.ports[i];
-        let wire_bytes = (frame.len() as u64).max(MIN_FRAME_LEN as u64) + WIRE_OVERHEAD_BYTES;
+        let len = frame.len() as u64;
+        let wire_bytes = len.max(MIN_FRAME_LEN as u64) + WIRE_OVERHEAD_BYTES;
         port.busy_until = now
             .max(port.busy_until)
             .plus_ps(port.wire_time_ps(wire_bytes));
         port.counters.tx_frames += 1;
-        port.counters.tx_bytes += frame.len() as u64;
+        port.counters.tx_bytes += len;
         if !port.has_work() {
             self.ready &= !(1 << i);
         }
