@@ -112,8 +112,9 @@ impl PortState {
     /// Recomputes the lookup tables that follow from the configuration.
     pub fn derive_maps(&mut self) {
         let bits_ps = 8 * crate::time::PS_PER_SEC;
-        self.ps_per_byte =
-            (bits_ps % self.cfg.speed_bps.max(1) == 0).then(|| bits_ps / self.cfg.speed_bps.max(1));
+        self.ps_per_byte = bits_ps
+            .is_multiple_of(self.cfg.speed_bps.max(1))
+            .then(|| bits_ps / self.cfg.speed_bps.max(1));
         self.pg_pause_priorities = [0; NUM_PRIORITIES];
         self.lossless_tcs = 0;
         match self.cfg.flow_control {

@@ -1,5 +1,19 @@
-//! The `.proto` files of the dataplane ⇄ control plane boundary and their generated code.
+//! The gRPC boundary of stackd: the `.proto` files and the code generated from them.
 //!
-//! Nothing is defined here yet; see the issue "dataplaned". This crate exists so that the
-//! workspace has the shape DESIGN.md §1 describes.
+//! * [`dataplane::v1`] — `stackd.dataplane.v1`, the service a unit's `dataplaned` offers its
+//!   `stackd` (see `proto/stackd/dataplane/v1/dataplane.proto` for the semantics).
+//! * [`FILE_DESCRIPTOR_SET`] — the encoded descriptors, for the gRPC reflection service.
 #![deny(unsafe_code)]
+
+/// `stackd.dataplane.v1`.
+pub mod dataplane {
+    /// Version 1 of the dataplane service.
+    #[allow(missing_docs, clippy::all, clippy::pedantic)]
+    pub mod v1 {
+        tonic::include_proto!("stackd.dataplane.v1");
+    }
+}
+
+/// The encoded `FileDescriptorSet` of every `.proto` here, for `tonic-reflection`.
+pub const FILE_DESCRIPTOR_SET: &[u8] =
+    include_bytes!(concat!(env!("OUT_DIR"), "/stackd_descriptor.bin"));
