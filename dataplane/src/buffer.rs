@@ -239,6 +239,11 @@ impl SharedBuffer {
         }
     }
 
+    /// Replaces the pool sizes; what is held stays charged (it drains normally).
+    pub fn set_pools(&mut self, config: BufferConfig) {
+        self.config = config;
+    }
+
     /// Forgets the XOFF state of `(port, pg)` (the port's flow control was reconfigured).
     pub fn clear_xoff(&mut self, port: usize, pg: usize) {
         self.pgs[port][pg & 7].1.xoff = false;

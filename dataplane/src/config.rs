@@ -338,6 +338,14 @@ pub struct EngineConfig {
     pub watchdog: Option<WatchdogConfig>,
     /// Hop limit put in the stack header of frames this unit sends into the stack.
     pub stack_hop_limit: u8,
+    /// Stack-link hellos on every stack port, or `None` for off (stack ports are then up as
+    /// soon as their link is).
+    pub hello: Option<crate::hello::HelloConfig>,
+    /// How far ahead of `now` a port's transmitter may run. 0 for a simulator that calls
+    /// exactly at [`crate::Engine::poll_timeout`]; a real-time driver that wakes with some
+    /// latency sets it to about its wake-up granularity, so the port still averages its line
+    /// rate (a token bucket of this depth) instead of losing the time it overslept.
+    pub tx_burst: Duration,
 }
 
 impl EngineConfig {
@@ -351,6 +359,8 @@ impl EngineConfig {
             fdb: FdbConfig::default(),
             watchdog: Some(WatchdogConfig::default()),
             stack_hop_limit: 8,
+            hello: None,
+            tx_burst: Duration::ZERO,
         }
     }
 
@@ -389,6 +399,27 @@ impl EngineConfig {
                 field: "pfc.pause_quanta".into(),
                 value: 0,
                 allowed: "1..=65535",
+            });
+        }
+        if let Some(h) = &self.hello {
+            if h.interval.is_zero() || h.dead_after == 0 {
+                return Err(ConfigError::OutOfRange {
+                    field: if h.dead_after == 0 {
+                        "hello.dead_after"
+                    } else {
+                        "hello.interval"
+                    }
+                    .into(),
+                    value: 0,
+                    allowed: "a non-zero interval and 1..=255 intervals",
+                });
+            }
+        }
+        if self.tx_burst > Duration::from_secs(1) {
+            return Err(ConfigError::OutOfRange {
+                field: "tx_burst".into(),
+                value: i64::try_from(self.tx_burst.as_millis()).unwrap_or(i64::MAX),
+                allowed: "0..=1000 ms",
             });
         }
         if let Some(wd) = &self.watchdog {
@@ -632,6 +663,14 @@ pub enum ConfigError {
         priority: u8,
         /// Its PG.
         pg: u8,
+    },
+    /// A field that cannot change once the engine runs.
+    #[error("{field}: cannot be changed ({what})")]
+    Immutable {
+        /// Path of the field.
+        field: String,
+        /// Why.
+        what: &'static str,
     },
     /// A port index or id the engine does not have.
     #[error("{field}: no such port {port}")]

@@ -17,6 +17,7 @@ pub mod counters;
 pub mod engine;
 pub mod fdb;
 pub mod headroom;
+pub mod hello;
 pub mod pfc;
 pub mod port;
 pub mod scheduler;

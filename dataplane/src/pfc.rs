@@ -57,6 +57,11 @@ impl PauseReceiver {
         }
     }
 
+    /// Changes the priority → traffic class map (the port was reconfigured). Pause timers stay.
+    pub fn set_tc_map(&mut self, tc_of: [u8; NUM_PRIORITIES]) {
+        self.tc_of = tc_of.map(|t| t & 7);
+    }
+
     /// Applies a received PFC frame (or a PAUSE, as `enable = 0xff` and equal quanta) at `now`
     /// on a port running at `speed_bps`.
     pub fn apply(

@@ -67,8 +67,12 @@ pub(crate) struct PortState {
     pub cpu_queue: VecDeque<Bytes>,
     /// The transmitter is busy until then (serialization of the frame on the wire).
     pub busy_until: Instant,
-    /// Operational state (link up and allowed to forward).
-    pub up: bool,
+    /// Link state as the driver reports it (a down link sends and receives nothing).
+    pub link: bool,
+    /// Held down by the control plane (e.g. a split-stack minority's front ports).
+    pub held: bool,
+    /// Stack-link hellos (stack ports, when enabled): forwarding waits for them.
+    pub hello: Option<crate::hello::HelloSession>,
     pub rx_pause: PauseReceiver,
     pub tx_pause: PauseSender,
     pub counters: PortCounters,
@@ -92,7 +96,9 @@ impl PortState {
             queues: EgressQueues::new(&cfg.schedule),
             cpu_queue: VecDeque::new(),
             busy_until: Instant::ZERO,
-            up: true,
+            link: true,
+            held: false,
+            hello: None,
             rx_pause: PauseReceiver::new(cfg.priority_to_tc),
             tx_pause: PauseSender::default(),
             counters: PortCounters::default(),
@@ -147,6 +153,13 @@ impl PortState {
             Some(ps) => bytes.saturating_mul(ps),
             None => crate::time::bits_time_ps(bytes.saturating_mul(8), self.cfg.speed_bps),
         }
+    }
+
+    /// Whether the port forwards data: link up, not held, and (stack ports with hellos) the
+    /// peer's hellos arriving.
+    #[inline]
+    pub fn forwarding(&self) -> bool {
+        self.link && !self.held && self.hello.as_ref().is_none_or(|h| h.alive())
     }
 
     /// Whether something is waiting to be transmitted (data, control-path or MAC Control).

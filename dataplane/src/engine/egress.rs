@@ -123,7 +123,7 @@ impl Engine {
     pub fn poll_transmit(&mut self, now: Instant) -> Option<Transmit> {
         self.now = self.now.max(now);
         let n = self.ports.len();
-        let mut candidates = self.ready & self.ports_up;
+        let mut candidates = self.ready & self.ports_link;
         while candidates != 0 {
             let above = candidates & (u64::MAX << self.next_port);
             let i = if above != 0 { above } else { candidates }.trailing_zeros() as usize;
@@ -138,13 +138,15 @@ impl Engine {
 
     fn transmit_from(&mut self, now: Instant, i: usize) -> Option<Transmit> {
         let port = &mut self.ports[i];
-        if port.busy_until > now {
+        if port.busy_until > now.plus_ps(self.tx_burst_ps) {
             return None;
         }
         let frame = if port.tx_pause.pending() {
             self.mac_control_frame(now, i)
         } else if let Some(f) = port.cpu_queue.pop_front() {
             f
+        } else if self.ports_up & (1 << i) == 0 {
+            return None;
         } else {
             let mut eligible = !port.rx_pause.paused_tcs(now);
             if port.stormed != 0 {

@@ -7,6 +7,7 @@ use super::{Engine, Event, PacketIn};
 use crate::buffer::{PauseChange, Refusal};
 use crate::config::{FlowControl, Slot, VlanMode, NUM_PRIORITIES};
 use crate::fdb::{fdb_key_raw, FdbDestination, LearnOutcome};
+use crate::hello::HelloChange;
 use crate::port::{LearnCache, PortIndex};
 use crate::time::Instant;
 use crate::wire::{
@@ -84,7 +85,7 @@ impl Engine {
         };
         state.counters.rx_frames += 1;
         state.counters.rx_bytes += frame.len() as u64;
-        if !state.up {
+        if !state.link {
             state.counters.rx_port_down_discards += 1;
             return;
         }
@@ -213,6 +214,10 @@ impl Engine {
     }
 
     fn front_ingress(&mut self, now: Instant, i: usize, hdr: &L2Header, frame: Bytes) {
+        if self.ports_up & (1 << i) == 0 {
+            self.ports[i].counters.rx_port_down_discards += 1;
+            return;
+        }
         if hdr.ethertype == ETHERTYPE_STACK {
             self.ports[i].counters.rx_stack_on_front_discards += 1;
             return;
@@ -369,6 +374,14 @@ impl Engine {
             self.ports[i].counters.rx_malformed += 1;
             return;
         };
+        if h.kind == StackFrameKind::Hello && self.ports[i].hello.is_some() {
+            self.handle_hello(now, i, &h, &frame);
+            return;
+        }
+        if self.ports_up & (1 << i) == 0 {
+            self.ports[i].counters.rx_port_down_discards += 1;
+            return;
+        }
         if h.kind != StackFrameKind::Data {
             self.ports[i].counters.stack_control_punted += 1;
             if self.packet_in.len() >= PACKET_IN_LIMIT {
@@ -439,6 +452,32 @@ impl Engine {
                 Some(s) => self.enqueue(i, s.get(), c.priority, frame, true, Target::Stack(onward)),
                 None => self.ports[i].counters.no_route_discards += 1,
             }
+        }
+    }
+
+    /// A hello arrived on stack port `i`.
+    fn handle_hello(&mut self, now: Instant, i: usize, h: &StackHeaderRepr, frame: &[u8]) {
+        let Some(session) = self.ports[i].hello.as_mut() else {
+            return;
+        };
+        match session.handle_hello(now, h, frame) {
+            Some(HelloChange::Up(peer)) => {
+                self.update_port_state(i);
+                self.push_event(Event::NeighborControl {
+                    port: PortIndex(i as u16),
+                    neighbor_unit: peer.unit,
+                    attached: peer.control_attached,
+                });
+            }
+            Some(HelloChange::PeerControl(peer)) => {
+                tracing::info!(port = %self.port_name(PortIndex(i as u16)), neighbor_unit = peer.unit, attached = peer.control_attached, "neighbour control plane");
+                self.push_event(Event::NeighborControl {
+                    port: PortIndex(i as u16),
+                    neighbor_unit: peer.unit,
+                    attached: peer.control_attached,
+                });
+            }
+            Some(HelloChange::Down) | None => {}
         }
     }
 

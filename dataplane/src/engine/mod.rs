@@ -125,6 +125,24 @@ pub enum Event {
         /// Traffic class.
         tc: u8,
     },
+    /// A port started or stopped forwarding (link, hold, or for stack ports its hellos).
+    PortState {
+        /// The port.
+        port: PortIndex,
+        /// Whether it forwards now.
+        up: bool,
+        /// For stack ports: the unit at the other end, from its hellos (0 when unknown).
+        neighbor_unit: u8,
+    },
+    /// The unit behind a stack port reported its control plane attached or detached.
+    NeighborControl {
+        /// The stack port.
+        port: PortIndex,
+        /// The unit at the other end.
+        neighbor_unit: u8,
+        /// Whether its control plane is attached.
+        attached: bool,
+    },
 }
 
 /// A request the engine refused. The state is unchanged.
@@ -148,6 +166,9 @@ pub enum EngineError {
     /// A static entry's VLAN is not 1..=4094.
     #[error("VLAN {0} is out of range (1..=4094)")]
     BadVlan(u16),
+    /// The port's link is down: nothing can be sent on it.
+    #[error("port {0} is down")]
+    PortDown(u16),
     /// The control path's queue on that port is full.
     #[error("the control-path queue of port {0} is full ({CPU_QUEUE_LIMIT} frames)")]
     CpuQueueFull(u16),
@@ -166,14 +187,20 @@ pub struct Engine {
     stack: StackTable,
     /// VID → bitmap of front ports that are members.
     vlan_members: Vec<u64>,
-    /// Bitmap of ports that are up.
+    /// Bitmap of ports that forward data (see [`PortState::forwarding`]).
     ports_up: u64,
+    /// Bitmap of ports whose link is up: MAC Control, hellos and control-path frames may go.
+    ports_link: u64,
+    /// Whether this unit's control plane is attached (told to neighbours in hellos).
+    control_attached: bool,
     /// Bitmap of ports with something to transmit.
     ready: u64,
     /// Where the transmit round robin over ports starts next.
     next_port: usize,
     /// The latest `now` handed in.
     now: Instant,
+    /// [`EngineConfig::tx_burst`] in picoseconds.
+    tx_burst_ps: u64,
     events: VecDeque<Event>,
     events_lost: u64,
     packet_in: VecDeque<PacketIn>,
@@ -195,9 +222,12 @@ impl Engine {
             stack: StackTable::default(),
             vlan_members: vec![0; 4096],
             ports_up: 0,
+            ports_link: 0,
+            control_attached: false,
             ready: 0,
             next_port: 0,
             now: Instant::ZERO,
+            tx_burst_ps: crate::time::duration_to_ps(config.tx_burst),
             events: VecDeque::new(),
             events_lost: 0,
             packet_in: VecDeque::new(),
@@ -211,8 +241,13 @@ impl Engine {
             engine.port_by_id.insert(p.id, idx);
             if p.id.slot == Slot::Front {
                 engine.front_by_number[usize::from(p.id.port)] = Some(idx);
+            } else if let Some(h) = engine.config.hello {
+                engine.ports[i].hello = Some(crate::hello::HelloSession::new(h, Instant::ZERO));
             }
-            engine.ports_up |= 1 << i;
+            engine.ports_link |= 1 << i;
+            if engine.ports[i].forwarding() {
+                engine.ports_up |= 1 << i;
+            }
         }
         engine.rebuild_vlan_members();
         Ok(engine)
@@ -274,8 +309,9 @@ impl Engine {
             .ok_or(EngineError::UnknownPort(port.0))
     }
 
-    /// Brings a port up or down (link state, or held down by the control plane). Frames queued
-    /// on a port that goes down are discarded (counted); nothing is sent or accepted while down.
+    /// Sets a port's link state as the driver sees it. A port whose link is down sends and
+    /// receives nothing; its queued frames are discarded (counted). Stack ports with hellos
+    /// forward again only once the peer's hellos arrive.
     pub fn set_port_up(
         &mut self,
         now: Instant,
@@ -283,22 +319,139 @@ impl Engine {
         up: bool,
     ) -> Result<(), EngineError> {
         self.now = self.now.max(now);
-        let i = port.get();
-        let state = self.port_mut(port)?;
-        state.up = up;
-        if up {
-            self.ports_up |= 1 << i;
-        } else {
-            self.ports_up &= !(1 << i);
-            self.discard_queued(i, 0xff);
-            self.ports[i].cpu_queue.clear();
-        }
+        self.port_mut(port)?.link = up;
+        self.update_port_state(port.get());
         Ok(())
     }
 
-    /// Whether a port is up.
+    /// Holds a port down (or releases it) whatever its link does: a split-stack minority holds
+    /// its front ports down rather than run a second stack with the same identity.
+    pub fn set_port_hold(&mut self, port: PortIndex, held: bool) -> Result<(), EngineError> {
+        self.port_mut(port)?.held = held;
+        self.update_port_state(port.get());
+        Ok(())
+    }
+
+    /// Whether a port is held down by [`Engine::set_port_hold`].
+    pub fn port_held(&self, port: PortIndex) -> bool {
+        self.ports.get(port.get()).is_some_and(|p| p.held)
+    }
+
+    /// Recomputes whether port `i` forwards and sends; acts on a change.
+    pub(crate) fn update_port_state(&mut self, i: usize) {
+        let bit = 1u64 << i;
+        let port = &self.ports[i];
+        let (was_up, up, link) = (self.ports_up & bit != 0, port.forwarding(), port.link);
+        if link {
+            self.ports_link |= bit;
+        } else {
+            self.ports_link &= !bit;
+            self.ports[i].cpu_queue.clear();
+        }
+        if up == was_up {
+            return;
+        }
+        if up {
+            self.ports_up |= bit;
+        } else {
+            self.ports_up &= !bit;
+            self.discard_queued(i, 0xff);
+        }
+        let neighbor_unit = self.ports[i]
+            .hello
+            .as_ref()
+            .and_then(|h| h.peer())
+            .map_or(0, |p| p.unit);
+        tracing::info!(port = %self.port_name(PortIndex(i as u16)), up, neighbor_unit, "port state");
+        self.push_event(Event::PortState {
+            port: PortIndex(i as u16),
+            up,
+            neighbor_unit,
+        });
+    }
+
+    /// Whether a port forwards data now.
     pub fn port_up(&self, port: PortIndex) -> bool {
-        self.ports_up & (1u64 << (port.0 & 63)) != 0 && port.get() < self.ports.len()
+        port.get() < self.ports.len() && self.ports_up & (1u64 << (port.0 & 63)) != 0
+    }
+
+    /// Tells the engine whether this unit's control plane is attached; the stack-link hellos
+    /// carry it to the neighbours.
+    pub fn set_control_attached(&mut self, attached: bool) {
+        self.control_attached = attached;
+    }
+
+    /// Whether this unit's control plane is attached, as the hellos say.
+    pub fn control_attached(&self) -> bool {
+        self.control_attached
+    }
+
+    /// Hello counters of a stack port (`None` for front ports or with hellos off).
+    pub fn hello_counters(&self, port: PortIndex) -> Option<crate::hello::HelloCounters> {
+        self.ports
+            .get(port.get())?
+            .hello
+            .as_ref()
+            .map(|h| h.counters)
+    }
+
+    /// The neighbour behind a stack port, as its hellos describe it.
+    pub fn hello_peer(&self, port: PortIndex) -> Option<crate::hello::HelloPeer> {
+        self.ports.get(port.get())?.hello.as_ref()?.peer()
+    }
+
+    /// Replaces a port's settings. Its id and speed must stay; everything else may change.
+    /// Frames queued stay queued, buffer occupancy stays charged; pause state is reset when
+    /// the flow control changes.
+    pub fn set_port_config(
+        &mut self,
+        port: PortIndex,
+        config: PortConfig,
+    ) -> Result<(), EngineError> {
+        let i = port.get();
+        let at = format!("ports[{i}]");
+        config.validate(&at)?;
+        let state = self.ports.get(i).ok_or(EngineError::UnknownPort(port.0))?;
+        if state.cfg.id != config.id || state.cfg.speed_bps != config.speed_bps {
+            return Err(EngineError::Config(ConfigError::Immutable {
+                field: format!("{at}.id/speed_bps"),
+                what: "a port's id and speed come from the dataplane's own configuration",
+            }));
+        }
+        let flow_control_changed = state.cfg.flow_control != config.flow_control;
+        self.buffer.set_profiles(i, config.pgs);
+        let state = &mut self.ports[i];
+        state.queues.set_schedule(&config.schedule);
+        state.rx_pause.set_tc_map(config.priority_to_tc);
+        state.cfg = config.clone();
+        state.derive_maps();
+        state.learn_cache = Default::default();
+        if flow_control_changed {
+            state.tx_pause = Default::default();
+            for pg in 0..NUM_PRIORITIES {
+                self.buffer.clear_xoff(i, pg);
+            }
+        }
+        self.config.ports[i] = config;
+        self.rebuild_vlan_members();
+        Ok(())
+    }
+
+    /// Replaces the shared-buffer pool sizes. What is held stays charged.
+    pub fn set_buffer_pools(
+        &mut self,
+        pools: crate::config::BufferConfig,
+    ) -> Result<(), EngineError> {
+        if pools.shared_pool == 0 {
+            return Err(EngineError::Config(ConfigError::OutOfRange {
+                field: "buffer.shared_pool".into(),
+                value: 0,
+                allowed: "at least 1 byte",
+            }));
+        }
+        self.buffer.set_pools(pools);
+        self.config.buffer = pools;
+        Ok(())
     }
 
     /// Programs (or with `None` removes) the route to `unit`. Both ports must be stack ports.
@@ -380,6 +533,9 @@ impl Engine {
     pub fn send_frame(&mut self, port: PortIndex, frame: Bytes) -> Result<(), EngineError> {
         let i = port.get();
         let state = self.port_mut(port)?;
+        if !state.link {
+            return Err(EngineError::PortDown(port.0));
+        }
         if state.cpu_queue.len() >= CPU_QUEUE_LIMIT {
             return Err(EngineError::CpuQueueFull(port.0));
         }

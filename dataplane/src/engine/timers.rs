@@ -25,7 +25,33 @@ impl Engine {
             if port.tx_pause.pending() {
                 self.ready |= 1 << i;
             }
+            self.run_hello(now, i);
             self.run_watchdog(now, i);
+        }
+    }
+
+    /// Stack-link hellos of port `i`: send one when due, declare the link dead when the peer's
+    /// stopped.
+    fn run_hello(&mut self, now: Instant, i: usize) {
+        let unit = self.config.unit;
+        let attached = self.control_attached;
+        let link = self.ports_link & (1 << i) != 0;
+        let port = &mut self.ports[i];
+        let (number, mac) = (port.cfg.id.port, port.cfg.mac);
+        let Some(session) = port.hello.as_mut() else {
+            return;
+        };
+        if let Some(frame) = session.poll_hello(now, unit, number, mac, attached) {
+            if link {
+                // Hellos go ahead of queued control-path frames: their timing is the liveness.
+                port.cpu_queue
+                    .push_front(bytes::Bytes::copy_from_slice(&frame));
+                self.ready |= 1 << i;
+            }
+        }
+        if session.handle_timeout(now) == Some(crate::hello::HelloChange::Down) {
+            tracing::warn!(port = %self.port_name(PortIndex(i as u16)), "stack link down: hellos stopped");
+            self.update_port_state(i);
         }
     }
 
@@ -91,21 +117,31 @@ impl Engine {
         let now = self.now;
         let mut next = self.fdb.poll_timeout();
         let mut consider = |t: Instant| next = Some(next.map_or(t, |n: Instant| n.min(t)));
+        let burst = self.tx_burst_ps;
         for (i, port) in self.ports.iter().enumerate() {
             if let Some(t) = port.tx_pause.refresh_at {
                 consider(t);
+            }
+            if let Some(h) = &port.hello {
+                consider(h.poll_timeout());
+            }
+            let free_at = Instant::from_ps(port.busy_until.as_ps().saturating_sub(burst)).max(now);
+            if self.ready & self.ports_link & (1 << i) != 0
+                && (port.tx_pause.pending() || !port.cpu_queue.is_empty())
+            {
+                consider(free_at);
             }
             if self.ready & self.ports_up & (1 << i) != 0 {
                 let waiting = port.queues.non_empty();
                 let eligible =
                     waiting & !(port.rx_pause.paused_tcs(now) & !self.watchdog_override(i));
-                if port.tx_pause.pending() || !port.cpu_queue.is_empty() || eligible != 0 {
-                    consider(port.busy_until.max(now));
+                if eligible != 0 {
+                    consider(free_at);
                 } else {
                     for tc in 0..8 {
                         if waiting & (1 << tc) != 0 {
                             if let Some(t) = port.rx_pause.tc_resumes_at(tc, now) {
-                                consider(t.max(port.busy_until));
+                                consider(t.max(free_at));
                             }
                         }
                     }
