@@ -154,11 +154,12 @@ pub enum EngineError {
     /// No port with that index.
     #[error("no port with index {0}")]
     UnknownPort(u16),
-    /// A stack route or flood-tree entry named a front-panel port.
+    /// A stack route, flood-tree entry or remote FDB destination named a bad unit or port.
     #[error("port {0} is not a stack port")]
     NotAStackPort(String),
-    /// A stack route for a unit number outside 1..=15, or for this unit itself.
-    #[error("unit {0} cannot have a stack route (1..=15, not this unit)")]
+    /// A stack route or remote destination for a unit number outside 1..=15, or for this
+    /// unit itself.
+    #[error("unit {0} is not another unit of the stack (1..=15, not this unit)")]
     BadUnit(u8),
     /// The bridge table has no room.
     #[error(transparent)]
@@ -455,11 +456,14 @@ impl Engine {
     }
 
     /// Programs (or with `None` removes) the route to `unit`. Both ports must be stack ports.
-    pub fn set_stack_route(
-        &mut self,
-        unit: u8,
-        route: Option<StackRoute>,
-    ) -> Result<(), EngineError> {
+    pub fn set_stack_route(&mut self, unit: u8, route: Option<StackRoute>) -> Result<(), EngineError> {
+        self.check_stack_route(unit, route.as_ref())?;
+        self.stack.set_route(unit, route);
+        Ok(())
+    }
+
+    /// Whether [`Engine::set_stack_route`] would accept this route (nothing changes).
+    pub fn check_stack_route(&self, unit: u8, route: Option<&StackRoute>) -> Result<(), EngineError> {
         if unit == 0 || unit > MAX_UNIT || unit == self.config.unit {
             return Err(EngineError::BadUnit(unit));
         }
@@ -468,19 +472,24 @@ impl Engine {
                 self.check_stack_port(p)?;
             }
         }
-        self.stack.set_route(unit, route);
         Ok(())
     }
 
     /// Replaces the flood tree with `ports` (all stack ports).
     pub fn set_flood_ports(&mut self, ports: &[PortIndex]) -> Result<(), EngineError> {
+        let mask = self.check_flood_ports(ports)?;
+        self.stack.set_flood_ports(mask);
+        Ok(())
+    }
+
+    /// Whether [`Engine::set_flood_ports`] would accept `ports`; their bitmap if so.
+    pub fn check_flood_ports(&self, ports: &[PortIndex]) -> Result<u64, EngineError> {
         let mut mask = 0;
         for p in ports {
             self.check_stack_port(*p)?;
             mask |= 1u64 << p.0;
         }
-        self.stack.set_flood_ports(mask);
-        Ok(())
+        Ok(mask)
     }
 
     fn check_stack_port(&self, p: PortIndex) -> Result<(), EngineError> {
@@ -500,21 +509,28 @@ impl Engine {
     }
 
     /// Programs a static bridge entry.
-    pub fn add_static_fdb(
-        &mut self,
-        vid: u16,
-        mac: MacAddr,
-        dest: FdbDestination,
-    ) -> Result<(), EngineError> {
+    pub fn add_static_fdb(&mut self, vid: u16, mac: MacAddr, dest: FdbDestination) -> Result<(), EngineError> {
+        self.check_fdb_entry(vid, dest)?;
+        self.fdb.add_static(self.now, vid, mac, dest)?;
+        Ok(())
+    }
+
+    /// Whether a static entry for `vid` pointing at `dest` is acceptable (the table's room
+    /// aside): the VLAN is 1..=4094, a local port exists, a remote unit is another unit 1..=15.
+    pub fn check_fdb_entry(&self, vid: u16, dest: FdbDestination) -> Result<(), EngineError> {
         if !(1..=4094).contains(&vid) {
             return Err(EngineError::BadVlan(vid));
         }
-        if let FdbDestination::Local(p) = dest {
-            self.ports
-                .get(p.get())
-                .ok_or(EngineError::UnknownPort(p.0))?;
+        match dest {
+            FdbDestination::Local(p) => {
+                self.ports.get(p.get()).ok_or(EngineError::UnknownPort(p.0))?;
+            }
+            FdbDestination::Remote { unit, .. } => {
+                if unit == 0 || unit > MAX_UNIT || unit == self.config.unit {
+                    return Err(EngineError::BadUnit(unit));
+                }
+            }
         }
-        self.fdb.add_static(self.now, vid, mac, dest)?;
         Ok(())
     }
 
