@@ -327,6 +327,16 @@ impl World {
         }
     }
 
+    /// A switch's engine, to change or to take its events; it is woken so that a change takes
+    /// effect now.
+    pub fn switch_mut(&mut self, node: NodeId) -> Option<&mut Engine> {
+        self.wake(node);
+        match &mut self.nodes.get_mut(node.0)?.node {
+            Node::Switch(e) => Some(e),
+            Node::Host(_) => None,
+        }
+    }
+
     /// A host.
     pub fn host(&self, node: NodeId) -> Option<&Host> {
         match self.node(node)? {
@@ -364,7 +374,8 @@ impl World {
         self.run_while(end, |_| true).map(|_| ())
     }
 
-    /// Runs events up to `end` while `keep_going(self)` holds (checked before each event);
+    /// Runs events up to `end` while `keep_going(self)` holds (checked before each event and
+    /// after the last);
     /// returns whether it stopped because `keep_going` said no. The clock ends at `end`, or at
     /// the time of the last event run when stopped early.
     pub fn run_while(
@@ -372,12 +383,15 @@ impl World {
         end: Instant,
         mut keep_going: impl FnMut(&World) -> bool,
     ) -> Result<bool, WorldError> {
-        while let Some(at) = self.queue.peek_time() {
-            if at > end {
-                break;
-            }
+        loop {
             if !keep_going(self) {
                 return Ok(true);
+            }
+            let Some(at) = self.queue.peek_time() else {
+                break;
+            };
+            if at > end {
+                break;
             }
             if self.stats.events >= self.max_events {
                 return Err(WorldError::EventCapReached {
