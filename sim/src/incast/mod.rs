@@ -26,8 +26,7 @@ use core::time::Duration;
 
 use bytes::Bytes;
 use dataplane::config::{
-    BufferConfig, LosslessThresholds, PgProfile, PortConfig, PortId, SharedLimit,
-    NUM_PRIORITIES,
+    BufferConfig, LosslessThresholds, PgProfile, PortConfig, PortId, SharedLimit, NUM_PRIORITIES,
 };
 use dataplane::headroom::{
     ieee_response_quanta, minimum_headroom, HeadroomBreakdown, HeadroomError, HeadroomInput,
@@ -168,7 +167,11 @@ impl IncastConfig {
             return Err(out_of_range("duration", "0", "a non-zero duration"));
         }
         if self.xoff_bytes < 2 * u64::from(self.frame_size) {
-            return Err(out_of_range("xoff_bytes", self.xoff_bytes, "at least two frames"));
+            return Err(out_of_range(
+                "xoff_bytes",
+                self.xoff_bytes,
+                "at least two frames",
+            ));
         }
         Ok(())
     }
@@ -214,7 +217,8 @@ impl Incast {
     pub fn build(config: IncastConfig) -> Result<Self, IncastError> {
         config.validate()?;
         let bound = config.headroom_bound()?;
-        let headroom = i64::try_from(bound.total).unwrap_or(i64::MAX)
+        let headroom = i64::try_from(bound.total)
+            .unwrap_or(i64::MAX)
             .saturating_add(config.headroom_margin_bytes);
         if headroom < i64::from(config.frame_size) {
             return Err(IncastError::HeadroomBelowFrame {
@@ -346,7 +350,12 @@ impl Incast {
         self.world.run_until(end)?;
         let deadline = end + self.config.drain;
         let switch = self.switch;
-        let hosts: Vec<NodeId> = self.senders.iter().copied().chain([self.receiver]).collect();
+        let hosts: Vec<NodeId> = self
+            .senders
+            .iter()
+            .copied()
+            .chain([self.receiver])
+            .collect();
         let stopped = self
             .world
             .run_while(deadline, |w| !quiescent(w, switch, &hosts))?;
@@ -369,10 +378,7 @@ fn quiescent(w: &World, switch: NodeId, hosts: &[NodeId]) -> bool {
     if w.frames_in_flight() != 0 {
         return false;
     }
-    if !hosts
-        .iter()
-        .all(|h| w.host(*h).is_some_and(Host::is_idle))
-    {
+    if !hosts.iter().all(|h| w.host(*h).is_some_and(Host::is_idle)) {
         return false;
     }
     let Some(e) = w.switch(switch) else {

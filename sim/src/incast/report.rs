@@ -308,20 +308,45 @@ impl fmt::Display for IncastReport {
         writeln!(
             f,
             "{:<5} {:<9} {:>9} {:>9} {:>7} {:>9} {:>11} {:>7} {:>11}",
-            "flow", "sender", "sent", "received", "lost", "reordered", "max gap ns", "PFC rx", "paused ns"
+            "flow",
+            "sender",
+            "sent",
+            "received",
+            "lost",
+            "reordered",
+            "max gap ns",
+            "PFC rx",
+            "paused ns"
         )?;
         for r in &self.flows {
             writeln!(
                 f,
                 "{:<5} {:<9} {:>9} {:>9} {:>7} {:>9} {:>11} {:>7} {:>11}",
-                r.flow, r.sender, r.sent, r.received, r.lost, r.reordered, r.max_gap_ns, r.pfc_rx, r.paused_ns
+                r.flow,
+                r.sender,
+                r.sent,
+                r.received,
+                r.lost,
+                r.reordered,
+                r.max_gap_ns,
+                r.pfc_rx,
+                r.paused_ns
             )?;
         }
         writeln!(f)?;
         writeln!(
             f,
             "{:<7} {:<9} {:>9} {:>9} {:>6} {:>10} {:>17} {:>4} {:>11} {:>6}",
-            "port", "role", "rx", "tx", "PFC tx", "PG shr wm", "PG hdrm wm/hdrm", "tc", "queue wm", "drops"
+            "port",
+            "role",
+            "rx",
+            "tx",
+            "PFC tx",
+            "PG shr wm",
+            "PG hdrm wm/hdrm",
+            "tc",
+            "queue wm",
+            "drops"
         )?;
         for p in &self.ports {
             let q = p.queues.iter().find(|q| q.tc == self.priority);
@@ -337,7 +362,16 @@ impl fmt::Display for IncastReport {
             writeln!(
                 f,
                 "{:<7} {:<9} {:>9} {:>9} {:>6} {:>10} {:>17} {:>4} {:>11} {:>6}",
-                p.port, p.role, p.rx_frames, p.tx_frames, p.pfc_tx, p.pg_shared_watermark, hdrm, tc, wm, drops
+                p.port,
+                p.role,
+                p.rx_frames,
+                p.tx_frames,
+                p.pfc_tx,
+                p.pg_shared_watermark,
+                hdrm,
+                tc,
+                wm,
+                drops
             )?;
         }
         writeln!(f)?;
@@ -352,7 +386,11 @@ impl fmt::Display for IncastReport {
             self.events,
             self.deliveries,
             self.end_ns,
-            if self.drained { "drained" } else { "NOT drained" },
+            if self.drained {
+                "drained"
+            } else {
+                "NOT drained"
+            },
             self.trace_hash
         )?;
         write!(f, "verdict: {}", self.verdict())
