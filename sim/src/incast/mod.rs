@@ -324,6 +324,11 @@ impl Incast {
         &self.world
     }
 
+    /// The world, to step it by hand (e.g. watch a PG while it runs) before [`Incast::run`].
+    pub fn world_mut(&mut self) -> &mut World {
+        &mut self.world
+    }
+
     /// The switch node.
     pub fn switch(&self) -> NodeId {
         self.switch
