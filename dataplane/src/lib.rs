@@ -20,6 +20,7 @@ pub mod headroom;
 pub mod hello;
 pub mod pfc;
 pub mod port;
+pub mod programming;
 pub mod scheduler;
 pub mod stack;
 pub mod time;

@@ -78,7 +78,9 @@ impl Update {
             Update::SetPort(p, _) => Entity::Port(*p),
             Update::SetStackRoute(u, _) | Update::DeleteStackRoute(u) => Entity::StackRoute(*u),
             Update::SetFloodTree(_) | Update::DeleteFloodTree => Entity::FloodTree,
-            Update::SetFdb(vid, mac, _) | Update::DeleteFdb(vid, mac) => Entity::Fdb(*vid, mac_to_u64(*mac)),
+            Update::SetFdb(vid, mac, _) | Update::DeleteFdb(vid, mac) => {
+                Entity::Fdb(*vid, mac_to_u64(*mac))
+            }
             Update::SetBuffer(_) => Entity::Buffer,
             Update::SetHold(p, _) | Update::DeleteHold(p) => Entity::Hold(*p),
         }
@@ -146,7 +148,11 @@ impl Programmer {
             check(engine, update).map_err(|(suffix, source)| {
                 let mut field = format!("updates[{index}].{}", update.field_name());
                 field.push_str(&suffix);
-                WriteError::Invalid { index, field, source }
+                WriteError::Invalid {
+                    index,
+                    field,
+                    source,
+                }
             })?;
             if let Update::SetFdb(vid, mac, _) = update {
                 if engine.fdb().lookup(*vid, *mac).is_none() {
@@ -171,7 +177,10 @@ impl Programmer {
             })?;
             let entity = update.entity();
             match update {
-                Update::DeleteStackRoute(_) | Update::DeleteFloodTree | Update::DeleteFdb(..) | Update::DeleteHold(_) => {
+                Update::DeleteStackRoute(_)
+                | Update::DeleteFloodTree
+                | Update::DeleteFdb(..)
+                | Update::DeleteHold(_) => {
                     self.programmed.remove(&entity);
                 }
                 _ => {
@@ -199,7 +208,12 @@ impl Programmer {
     /// entries were swept.
     pub fn end_reconcile(&mut self, engine: &mut Engine) -> usize {
         self.reconcile_deadline = None;
-        let stale: Vec<Entity> = self.programmed.iter().filter(|(_, s)| **s).map(|(e, _)| *e).collect();
+        let stale: Vec<Entity> = self
+            .programmed
+            .iter()
+            .filter(|(_, s)| **s)
+            .map(|(e, _)| *e)
+            .collect();
         let mut swept = 0;
         for entity in stale {
             let removed = match entity {
@@ -251,7 +265,10 @@ impl Programmer {
 
     /// Number of programmed entries, and how many of them are stale.
     pub fn counts(&self) -> (usize, usize) {
-        (self.programmed.len(), self.programmed.values().filter(|s| **s).count())
+        (
+            self.programmed.len(),
+            self.programmed.values().filter(|s| **s).count(),
+        )
     }
 }
 
@@ -261,7 +278,9 @@ fn check(engine: &Engine, update: &Update) -> Result<(), (String, EngineError)> 
     let whole = |e: EngineError| (String::new(), e);
     match update {
         Update::SetPort(port, config) => {
-            let existing = engine.port_config(*port).ok_or_else(|| whole(EngineError::UnknownPort(port.0)))?;
+            let existing = engine
+                .port_config(*port)
+                .ok_or_else(|| whole(EngineError::UnknownPort(port.0)))?;
             if existing.id != config.id || existing.speed_bps != config.speed_bps {
                 return Err((
                     ".port".into(),
@@ -274,11 +293,16 @@ fn check(engine: &Engine, update: &Update) -> Result<(), (String, EngineError)> 
             // Field paths from validation start with the prefix given; strip it back off.
             const AT: &str = "@";
             config.validate(AT).map_err(|e| {
-                let field = field_of(&e).strip_prefix(AT).unwrap_or_default().to_string();
+                let field = field_of(&e)
+                    .strip_prefix(AT)
+                    .unwrap_or_default()
+                    .to_string();
                 (field, EngineError::Config(e))
             })
         }
-        Update::SetStackRoute(unit, route) => engine.check_stack_route(*unit, Some(route)).map_err(whole),
+        Update::SetStackRoute(unit, route) => {
+            engine.check_stack_route(*unit, Some(route)).map_err(whole)
+        }
         Update::DeleteStackRoute(unit) => engine.check_stack_route(*unit, None).map_err(whole),
         Update::SetFloodTree(ports) => engine.check_flood_ports(ports).map(|_| ()).map_err(whole),
         Update::DeleteFloodTree => Ok(()),
@@ -394,18 +418,49 @@ mod tests {
             Update::SetPort(PortIndex(1), bad_port),
         ];
         let err = p.write(&mut e, &batch).unwrap_err();
-        assert!(err.to_string().starts_with("updates[2].port.pgs[3].xon:"), "{err}");
+        assert!(
+            err.to_string().starts_with("updates[2].port.pgs[3].xon:"),
+            "{err}"
+        );
         assert_eq!(e.fdb().len(), 0, "nothing applied");
         assert_eq!(e.stack_table().route(2), None);
 
         let err = p
-            .write(&mut e, &[Update::SetStackRoute(2, StackRoute { primary: PortIndex(0), backup: None })])
+            .write(
+                &mut e,
+                &[Update::SetStackRoute(
+                    2,
+                    StackRoute {
+                        primary: PortIndex(0),
+                        backup: None,
+                    },
+                )],
+            )
             .unwrap_err();
-        assert!(err.to_string().starts_with("updates[0].stack_route:"), "{err}");
+        assert!(
+            err.to_string().starts_with("updates[0].stack_route:"),
+            "{err}"
+        );
         let err = p
-            .write(&mut e, &[Update::SetFdb(1, mac(1), FdbDestination::Remote { unit: 1, port: 1 })])
+            .write(
+                &mut e,
+                &[Update::SetFdb(
+                    1,
+                    mac(1),
+                    FdbDestination::Remote { unit: 1, port: 1 },
+                )],
+            )
             .unwrap_err();
-        assert!(matches!(err, WriteError::Invalid { source: EngineError::BadUnit(1), .. }), "a remote entry for this unit itself");
+        assert!(
+            matches!(
+                err,
+                WriteError::Invalid {
+                    source: EngineError::BadUnit(1),
+                    ..
+                }
+            ),
+            "a remote entry for this unit itself"
+        );
     }
 
     #[test]
@@ -435,7 +490,10 @@ mod tests {
         p.write(&mut e, &rewrite).unwrap();
         assert!(!p.is_stale(&Entity::StackRoute(2)));
         assert_eq!(p.end_reconcile(&mut e), 4);
-        assert_eq!(e.fdb().lookup(1, mac(1)), Some(FdbDestination::Local(PortIndex(0))));
+        assert_eq!(
+            e.fdb().lookup(1, mac(1)),
+            Some(FdbDestination::Local(PortIndex(0)))
+        );
         assert_eq!(e.fdb().lookup(1, mac(2)), None);
         assert!(e.stack_table().route(2).is_some() && e.stack_table().route(3).is_none());
         assert_eq!(e.stack_table().flood_ports(), 0);
@@ -447,11 +505,21 @@ mod tests {
     fn the_reconcile_timer_sweeps_when_the_control_plane_never_says_done() {
         let mut e = engine();
         let mut p = Programmer::new();
-        p.write(&mut e, &[Update::SetStackRoute(2, route())]).unwrap();
+        p.write(&mut e, &[Update::SetStackRoute(2, route())])
+            .unwrap();
         p.begin_reconcile(Instant::ZERO, Duration::from_millis(100));
-        assert_eq!(p.poll_timeout(), Some(Instant::ZERO + Duration::from_millis(100)));
-        assert_eq!(p.handle_timeout(Instant::ZERO + Duration::from_millis(99), &mut e), None);
-        assert_eq!(p.handle_timeout(Instant::ZERO + Duration::from_millis(100), &mut e), Some(1));
+        assert_eq!(
+            p.poll_timeout(),
+            Some(Instant::ZERO + Duration::from_millis(100))
+        );
+        assert_eq!(
+            p.handle_timeout(Instant::ZERO + Duration::from_millis(99), &mut e),
+            None
+        );
+        assert_eq!(
+            p.handle_timeout(Instant::ZERO + Duration::from_millis(100), &mut e),
+            Some(1)
+        );
         assert!(!p.reconciling());
         assert!(e.stack_table().route(2).is_none());
     }
@@ -463,8 +531,17 @@ mod tests {
         cfg.fdb.capacity = 2;
         let mut e = Engine::new(cfg).unwrap();
         let mut p = Programmer::new();
-        let batch: Vec<_> = (1..=3).map(|n| Update::SetFdb(1, mac(n), FdbDestination::Local(PortIndex(0)))).collect();
-        assert_eq!(p.write(&mut e, &batch), Err(WriteError::FdbFull { new: 3, free: 2, capacity: 2 }));
+        let batch: Vec<_> = (1..=3)
+            .map(|n| Update::SetFdb(1, mac(n), FdbDestination::Local(PortIndex(0))))
+            .collect();
+        assert_eq!(
+            p.write(&mut e, &batch),
+            Err(WriteError::FdbFull {
+                new: 3,
+                free: 2,
+                capacity: 2
+            })
+        );
         assert_eq!(e.fdb().len(), 0);
     }
 }

@@ -1,2 +1,16 @@
 //! The stackd simulator.
+//!
+//! * [`world`]: a discrete-event world on a virtual clock — switches (the real
+//!   [`dataplane::Engine`]) and hosts joined by links with speed and propagation delay.
+//! * [`host`]: a sans-IO host NIC that sends numbered flows and honours PFC.
+//! * [`incast`]: the N → 1 incast scenario, lossless (PFC) or lossy, and its report.
+//! * [`rng`]: the seeded generator every random choice comes from.
+//!
+//! No tokio, no sockets, no wall clock, no global RNG: the same configuration and seed give the
+//! same run, event for event ([`world::TraceHash`]).
 #![deny(unsafe_code)]
+
+pub mod host;
+pub mod incast;
+pub mod rng;
+pub mod world;

@@ -456,14 +456,22 @@ impl Engine {
     }
 
     /// Programs (or with `None` removes) the route to `unit`. Both ports must be stack ports.
-    pub fn set_stack_route(&mut self, unit: u8, route: Option<StackRoute>) -> Result<(), EngineError> {
+    pub fn set_stack_route(
+        &mut self,
+        unit: u8,
+        route: Option<StackRoute>,
+    ) -> Result<(), EngineError> {
         self.check_stack_route(unit, route.as_ref())?;
         self.stack.set_route(unit, route);
         Ok(())
     }
 
     /// Whether [`Engine::set_stack_route`] would accept this route (nothing changes).
-    pub fn check_stack_route(&self, unit: u8, route: Option<&StackRoute>) -> Result<(), EngineError> {
+    pub fn check_stack_route(
+        &self,
+        unit: u8,
+        route: Option<&StackRoute>,
+    ) -> Result<(), EngineError> {
         if unit == 0 || unit > MAX_UNIT || unit == self.config.unit {
             return Err(EngineError::BadUnit(unit));
         }
@@ -509,7 +517,12 @@ impl Engine {
     }
 
     /// Programs a static bridge entry.
-    pub fn add_static_fdb(&mut self, vid: u16, mac: MacAddr, dest: FdbDestination) -> Result<(), EngineError> {
+    pub fn add_static_fdb(
+        &mut self,
+        vid: u16,
+        mac: MacAddr,
+        dest: FdbDestination,
+    ) -> Result<(), EngineError> {
         self.check_fdb_entry(vid, dest)?;
         self.fdb.add_static(self.now, vid, mac, dest)?;
         Ok(())
@@ -523,7 +536,9 @@ impl Engine {
         }
         match dest {
             FdbDestination::Local(p) => {
-                self.ports.get(p.get()).ok_or(EngineError::UnknownPort(p.0))?;
+                self.ports
+                    .get(p.get())
+                    .ok_or(EngineError::UnknownPort(p.0))?;
             }
             FdbDestination::Remote { unit, .. } => {
                 if unit == 0 || unit > MAX_UNIT || unit == self.config.unit {

@@ -1,0 +1,114 @@
+//! `stack-sim`: the stackd simulator's command line.
+//!
+//! `stack-sim incast` runs the deterministic N → 1 incast scenario (one switch, virtual time)
+//! and prints a report: a human table by default, JSON with `--json`. Logs go to stderr,
+//! filtered by `RUST_LOG` (e.g. `RUST_LOG=sim=debug`).
+#![deny(unsafe_code)]
+
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+use sim::incast::{Incast, IncastConfig};
+use tracing_subscriber::EnvFilter;
+
+/// The stackd simulator.
+#[derive(Debug, Parser)]
+#[command(name = "stack-sim", version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// N senders -> 1 receiver through one switch, on a lossless (PFC) or lossy priority.
+    Incast(IncastArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct IncastArgs {
+    /// Number of senders (1..=32).
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=32))]
+    senders: u32,
+    /// Run the priority lossy (tail drop) instead of lossless (PFC).
+    #[arg(long)]
+    lossy: bool,
+    /// Speed of every port and host, in Gb/s (1..=1600).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=1600))]
+    speed_gbps: u64,
+    /// Length of every cable, in metres (0..=100000).
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u32).range(0..=100_000))]
+    cable_m: u32,
+    /// Frame size in bytes without FCS, VLAN tag included (64..=9216).
+    #[arg(long, default_value_t = 1500, value_parser = clap::value_parser!(u32).range(64..=9216))]
+    frame_size: u32,
+    /// Virtual time the senders send, in milliseconds (1..=1000).
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u64).range(1..=1000))]
+    duration_ms: u64,
+    /// Bytes added to the computed headroom bound (negative for a negative control).
+    #[arg(long, default_value_t = 0, allow_negative_numbers = true)]
+    headroom_margin_bytes: i64,
+    /// Priority (PCP) of the flows (0..=7).
+    #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(0..=7))]
+    priority: u8,
+    /// Senders' PFC response time in pause quanta (default: the IEEE maximum for the speed).
+    #[arg(long, value_parser = clap::value_parser!(u16).range(1..))]
+    response_quanta: Option<u16>,
+    /// Seed of the start-time jitter.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Stop with an error after this many events.
+    #[arg(long, default_value_t = 50_000_000, value_parser = clap::value_parser!(u64).range(1..))]
+    max_events: u64,
+    /// Print the report as JSON.
+    #[arg(long)]
+    json: bool,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(EnvFilter::from_default_env())
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Incast(a) => incast(a),
+    }
+}
+
+fn incast(a: IncastArgs) -> ExitCode {
+    let config = IncastConfig {
+        senders: a.senders,
+        speed_bps: a.speed_gbps * 1_000_000_000,
+        cable_m: a.cable_m,
+        frame_size: a.frame_size,
+        duration: Duration::from_millis(a.duration_ms),
+        lossless: !a.lossy,
+        priority: a.priority,
+        headroom_margin_bytes: a.headroom_margin_bytes,
+        response_quanta: a.response_quanta,
+        seed: a.seed,
+        max_events: a.max_events,
+        ..IncastConfig::default()
+    };
+    let report = match Incast::build(config).and_then(Incast::run) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("stack-sim incast: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if a.json {
+        match serde_json::to_string_pretty(&report) {
+            Ok(s) => println!("{s}"),
+            Err(e) => {
+                eprintln!("stack-sim incast: cannot encode the report: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    } else {
+        println!("{report}");
+    }
+    ExitCode::SUCCESS
+}
