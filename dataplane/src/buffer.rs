@@ -1,8 +1,9 @@
 //! The shared packet buffer, accounted per (ingress port, priority group).
 //!
-//! Every frame is charged, whole, to exactly one region of its ingress PG when it is admitted
-//! and released from that same region when it leaves (transmitted or discarded), so the
-//! accounting is exactly conserved: `admitted = released + occupied` and
+//! Every frame is charged, whole, to one region of its ingress PG when it is admitted; when a
+//! frame leaves (transmitted or discarded) its bytes come off the top of the PG's occupancy —
+//! headroom first, then shared, then reserved (see [`SharedBuffer::release`]). The accounting
+//! is exactly conserved: `admitted = released + occupied` and
 //! `offered = admitted + refused` at every instant (DESIGN.md §7 invariant 2).
 //!
 //! The regions are tried in order:
@@ -206,30 +207,28 @@ impl SharedBuffer {
         Ok((region, change))
     }
 
-    /// Releases `len` bytes of `(port, pg)` from `region` (the frame left or was discarded).
+    /// Releases `len` bytes of `(port, pg)` (a frame left or was discarded).
+    ///
+    /// A PG's occupancy fills reserved, then shared, then headroom, like a stack, and empties
+    /// from the top: departures take headroom bytes back first, whichever frame leaves. That is
+    /// how an ASIC accounts it (headroom = what the PG holds beyond reserved + shared limit),
+    /// and it matters: if the frames charged to headroom after an XOFF were the ones to give it
+    /// back, they would still hold it when XON is sent (they queue behind older frames), the
+    /// next XOFF would come late, and the headroom would no longer cover what is in flight.
     ///
     /// Returns `Some(Xon)` when a paused lossless PG has drained below its XON threshold.
     #[inline]
-    pub fn release(
-        &mut self,
-        port: usize,
-        pg: usize,
-        region: Region,
-        len: u64,
-    ) -> Option<PauseChange> {
+    pub fn release(&mut self, port: usize, pg: usize, len: u64) -> Option<PauseChange> {
         let (profile, c) = &mut self.pgs[port][pg & 7];
-        match region {
-            Region::Reserved => c.reserved_bytes = c.reserved_bytes.saturating_sub(len),
-            Region::Shared => {
-                c.shared_bytes = c.shared_bytes.saturating_sub(len);
-                self.shared_used = self.shared_used.saturating_sub(len);
-            }
-            Region::Headroom => {
-                c.headroom_bytes = c.headroom_bytes.saturating_sub(len);
-                self.headroom_used = self.headroom_used.saturating_sub(len);
-            }
-        }
-        c.released_bytes += len;
+        let from_headroom = len.min(c.headroom_bytes);
+        c.headroom_bytes -= from_headroom;
+        self.headroom_used = self.headroom_used.saturating_sub(from_headroom);
+        let from_shared = (len - from_headroom).min(c.shared_bytes);
+        c.shared_bytes -= from_shared;
+        self.shared_used = self.shared_used.saturating_sub(from_shared);
+        let from_reserved = (len - from_headroom - from_shared).min(c.reserved_bytes);
+        c.reserved_bytes -= from_reserved;
+        c.released_bytes += from_headroom + from_shared + from_reserved;
         match profile.lossless {
             Some(t) if c.xoff && c.occupancy() < t.xon => {
                 c.xoff = false;
@@ -304,12 +303,24 @@ mod tests {
         assert_eq!(b.admit(0, 3, 1500), Ok((Region::Headroom, None)));
         assert_eq!(b.admit(0, 3, 600), Err(Refusal::HeadroomOverflow));
         assert_eq!(b.pg(0, 3).headroom_drop_frames, 1);
-        assert_eq!(b.release(0, 3, Region::Headroom, 1500), None);
-        assert_eq!(b.release(0, 3, Region::Shared, 1000), None);
-        assert_eq!(b.release(0, 3, Region::Shared, 1000), None);
+        // Whichever frame leaves, headroom empties first.
+        assert_eq!(b.release(0, 3, 1000), None);
+        assert_eq!(
+            (b.pg(0, 3).headroom_bytes, b.pg(0, 3).shared_bytes),
+            (500, 3000)
+        );
+        assert_eq!(b.release(0, 3, 1000), None);
+        assert_eq!(
+            (b.pg(0, 3).headroom_bytes, b.pg(0, 3).shared_bytes),
+            (0, 2500)
+        );
+        assert_eq!(b.headroom_used(), 0);
+        assert_eq!(b.release(0, 3, 1000), None);
+        assert_eq!(b.release(0, 3, 500), None);
         // 1500 left: not below XON 1500 yet.
-        assert_eq!(b.release(0, 3, Region::Shared, 500), None);
-        assert_eq!(b.release(0, 3, Region::Shared, 500), Some(PauseChange::Xon));
+        assert_eq!(b.release(0, 3, 500), None);
+        assert_eq!(b.pg(0, 3).occupancy(), 1500);
+        assert_eq!(b.release(0, 3, 500), Some(PauseChange::Xon));
         assert_eq!(b.pg(0, 3).occupancy(), 1000);
     }
 
@@ -351,18 +362,18 @@ mod tests {
             profiles[3] = lossless(2000, 10_000, 8000, 4000, 9000);
             profiles[4] = PgProfile { reserved: 0, shared_limit: SharedLimit::Dynamic { log2_alpha: -1 }, lossless: Some(LosslessThresholds { xoff: 5000, xon: 1000, headroom: 6000 }) };
             let mut b = SharedBuffer::new(cfg, [profiles, profiles]);
-            let mut held: Vec<(usize, usize, Region, u64)> = Vec::new();
+            let mut held: Vec<(usize, usize, u64)> = Vec::new();
             let mut offered = 0u64;
             for (i, (arrive, pg, len)) in ops.into_iter().enumerate() {
                 let port = i % 2;
                 if arrive || held.is_empty() {
                     offered += len;
-                    if let Ok((region, _)) = b.admit(port, pg, len) {
-                        held.push((port, pg, region, len));
+                    if b.admit(port, pg, len).is_ok() {
+                        held.push((port, pg, len));
                     }
                 } else {
-                    let (port, pg, region, len) = held.swap_remove(i % held.len());
-                    b.release(port, pg, region, len);
+                    let (port, pg, len) = held.swap_remove(i % held.len());
+                    b.release(port, pg, len);
                 }
                 let mut admitted = 0; let mut released = 0; let mut refused = 0; let mut occ = 0;
                 let (mut shared, mut headroom) = (0, 0);
@@ -374,7 +385,7 @@ mod tests {
                 }}
                 prop_assert_eq!(offered, admitted + refused);
                 prop_assert_eq!(admitted, released + occ);
-                prop_assert_eq!(occ, held.iter().map(|h| h.3).sum::<u64>());
+                prop_assert_eq!(occ, held.iter().map(|h| h.2).sum::<u64>());
                 prop_assert_eq!(shared, b.shared_used());
                 prop_assert_eq!(headroom, b.headroom_used());
                 prop_assert!(b.shared_used() <= cfg.shared_pool);

@@ -50,7 +50,7 @@ pub enum Entity {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Update {
     /// Replace a port's settings (its id and speed must stay those of the port).
-    SetPort(PortIndex, PortConfig),
+    SetPort(PortIndex, Box<PortConfig>),
     /// Set the route to a unit.
     SetStackRoute(u8, StackRoute),
     /// Remove the route to a unit.
@@ -354,7 +354,7 @@ fn field_of(e: &crate::config::ConfigError) -> &str {
 
 fn apply(engine: &mut Engine, update: &Update) -> Result<(), EngineError> {
     match update {
-        Update::SetPort(port, config) => engine.set_port_config(*port, config.clone()),
+        Update::SetPort(port, config) => engine.set_port_config(*port, (**config).clone()),
         Update::SetStackRoute(unit, route) => engine.set_stack_route(*unit, Some(*route)),
         Update::DeleteStackRoute(unit) => engine.set_stack_route(*unit, None),
         Update::SetFloodTree(ports) => engine.set_flood_ports(ports),
@@ -415,7 +415,7 @@ mod tests {
         let batch = vec![
             Update::SetFdb(1, mac(1), FdbDestination::Local(PortIndex(0))),
             Update::SetStackRoute(2, route()),
-            Update::SetPort(PortIndex(1), bad_port),
+            Update::SetPort(PortIndex(1), Box::new(bad_port)),
         ];
         let err = p.write(&mut e, &batch).unwrap_err();
         assert!(

@@ -4,7 +4,6 @@
 use bytes::Bytes;
 
 use super::{Engine, Transmit};
-use crate::buffer::Region;
 use crate::config::{FlowControl, WatchdogAction};
 use crate::pfc::quanta_ps;
 use crate::port::PortIndex;
@@ -39,10 +38,9 @@ pub(crate) struct QueuedFrame {
     pub encapsulated: bool,
     /// How it must leave.
     pub target: Target,
-    /// Ingress port and priority group charged, and where.
+    /// Ingress port and priority group charged.
     pub ingress: u16,
     pub pg: u8,
-    pub region: Region,
 }
 
 impl Queued for QueuedFrame {
@@ -163,9 +161,9 @@ impl Engine {
             let q = &mut port.queue_counters[tc];
             q.tx_frames += 1;
             q.tx_bytes += len;
-            let (ingress, pg, region) = (usize::from(qf.ingress), usize::from(qf.pg), qf.region);
+            let (ingress, pg) = (usize::from(qf.ingress), usize::from(qf.pg));
             let out = qf.render();
-            if let Some(change) = self.buffer.release(ingress, pg, region, len) {
+            if let Some(change) = self.buffer.release(ingress, pg, len) {
                 self.signal_pause(ingress, pg, change);
             }
             out
@@ -239,7 +237,7 @@ impl Engine {
                 q.discarded_bytes += len;
                 if let Some(change) =
                     self.buffer
-                        .release(usize::from(qf.ingress), usize::from(qf.pg), qf.region, len)
+                        .release(usize::from(qf.ingress), usize::from(qf.pg), len)
                 {
                     self.signal_pause(usize::from(qf.ingress), usize::from(qf.pg), change);
                 }

@@ -519,7 +519,7 @@ impl Engine {
                     });
                 }
             }
-            Ok((region, change)) => {
+            Ok((_, change)) => {
                 let egress = &mut self.ports[j];
                 egress.queues.push(
                     tc,
@@ -529,7 +529,6 @@ impl Engine {
                         target,
                         ingress: i as u16,
                         pg,
-                        region,
                     },
                 );
                 let q = &mut egress.queue_counters[tc];
