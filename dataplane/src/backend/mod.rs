@@ -151,10 +151,14 @@ pub enum BackendError {
     },
 }
 
-/// Waits until `fd` is readable (or has an error pending), at most `timeout`; returns whether it
-/// is. For tests and simple tools: the forwarding loop polls all ports' fds itself.
-pub fn wait_readable(fd: BorrowedFd<'_>, timeout: Duration) -> io::Result<bool> {
-    sys::wait_readable(fd, timeout)
+/// Waits until `port`'s fd is readable (or has an error pending), at most `timeout`; returns
+/// whether it is (always `true` for a backend without an fd: just try it). For tests and simple
+/// tools: the forwarding loop polls all ports' fds at once itself.
+pub fn wait_readable(port: &dyn PortBackend, timeout: Duration) -> io::Result<bool> {
+    match port.raw_fd() {
+        Some(fd) => sys::wait_readable(fd, timeout),
+        None => Ok(true),
+    }
 }
 
 /// Counters the socket backends keep besides what the forwarding loop counts.

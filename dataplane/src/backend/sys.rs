@@ -9,7 +9,7 @@
 
 use std::io;
 use std::mem::size_of;
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::time::Duration;
 
 use bytes::Bytes;
@@ -161,16 +161,20 @@ pub(crate) fn eventfd() -> io::Result<OwnedFd> {
 
 /// Waits until `fd` is readable (or has an error pending), at most `timeout`. Returns whether
 /// it is. Retries on EINTR with the full timeout (good enough for tests and tools).
-pub(crate) fn wait_readable(fd: BorrowedFd<'_>, timeout: Duration) -> io::Result<bool> {
+pub(crate) fn wait_readable(fd: RawFd, timeout: Duration) -> io::Result<bool> {
     let mut pfd = libc::pollfd {
-        fd: fd.as_raw_fd(),
+        fd,
         events: libc::POLLIN,
         revents: 0,
     };
     let ms = timeout.as_millis().min(libc::c_int::MAX as u128) as libc::c_int;
     loop {
-        // SAFETY: `pfd` is one live pollfd and we pass a count of 1.
+        // SAFETY: `pfd` is one live pollfd and we pass a count of 1. A stale fd number is
+        // memory-safe here: poll reports it as POLLNVAL.
         match cvt(unsafe { libc::poll(&mut pfd, 1, ms) }) {
+            Ok(_) if pfd.revents & libc::POLLNVAL != 0 => {
+                return Err(io::Error::from_raw_os_error(libc::EBADF))
+            }
             Ok(n) => return Ok(n > 0),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(e),
