@@ -8,9 +8,11 @@
 //!   state), [`stack`] (unit routes and flood tree).
 //! * [`config`]: what the engine is configured with, validated as a whole.
 //! * [`headroom`]: the minimum lossless headroom for a link.
+//! * [`backend`]: port backends (UDP cable, AF_PACKET, in-memory) for the forwarding loop.
 //! * [`time`]: the engine's notion of time (picoseconds, handed in by drivers).
 #![deny(unsafe_code)]
 
+pub mod backend;
 pub mod buffer;
 pub mod config;
 pub mod counters;

@@ -1,0 +1,379 @@
+//! Thin safe wrappers over the Linux calls the backends need and `std` does not offer:
+//! `recvmmsg`/`sendmmsg` (with `sockaddr_ll` and `PACKET_AUXDATA` control messages for
+//! AF_PACKET), AF_PACKET socket setup, `setsockopt`, `eventfd` and `poll`.
+//!
+//! This is the only module of the crate that may use `unsafe`: every block is a single FFI call
+//! (or a walk over what the kernel just wrote) with its `SAFETY:` argument next to it. Everything
+//! exported from here is a safe function over owned or borrowed file descriptors.
+#![allow(unsafe_code)]
+
+use std::io;
+use std::mem::size_of;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::time::Duration;
+
+use bytes::Bytes;
+
+/// Most messages one `recvmmsg`/`sendmmsg` call handles (also the size of the on-stack header
+/// arrays, so that no raw pointers are stored and the backends stay `Send`).
+pub(crate) const BATCH: usize = 64;
+
+/// Control buffer per receive slot, in 8-byte words (aligned for `cmsghdr`): room for one
+/// `tpacket_auxdata` message with plenty to spare.
+const CTRL_WORDS: usize = 16;
+
+fn cvt(ret: libc::c_int) -> io::Result<libc::c_int> {
+    if ret < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(ret)
+    }
+}
+
+/// `setsockopt` of one plain C value. Private: only called with `c_int` and `packet_mreq`,
+/// plain-old-data types the kernel reads as bytes.
+fn setsockopt_raw<T: Copy>(
+    fd: BorrowedFd<'_>,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: &T,
+) -> io::Result<()> {
+    // SAFETY: `value` points to a live, initialised `T` of `size_of::<T>()` bytes for the whole
+    // call and the kernel only reads it; `fd` is an open descriptor (borrowed).
+    cvt(unsafe {
+        libc::setsockopt(
+            fd.as_raw_fd(),
+            level,
+            name,
+            (value as *const T).cast(),
+            size_of::<T>() as libc::socklen_t,
+        )
+    })?;
+    Ok(())
+}
+
+/// Sets an integer socket option.
+pub(crate) fn setsockopt_int(
+    fd: BorrowedFd<'_>,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: libc::c_int,
+) -> io::Result<()> {
+    setsockopt_raw(fd, level, name, &value)
+}
+
+/// Reads an integer socket option.
+pub(crate) fn getsockopt_int(
+    fd: BorrowedFd<'_>,
+    level: libc::c_int,
+    name: libc::c_int,
+) -> io::Result<libc::c_int> {
+    let mut value: libc::c_int = 0;
+    let mut len = size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: `value` and `len` are live locals; the kernel writes at most `len` (= 4) bytes
+    // into `value` and updates `len`.
+    cvt(unsafe {
+        libc::getsockopt(
+            fd.as_raw_fd(),
+            level,
+            name,
+            (&mut value as *mut libc::c_int).cast(),
+            &mut len,
+        )
+    })?;
+    Ok(value)
+}
+
+/// Asks for socket buffers of `bytes` each way, best effort: plain `SO_RCVBUF`/`SO_SNDBUF`
+/// (capped by `net.core.{r,w}mem_max`), then the `*FORCE` variants, which work with
+/// CAP_NET_ADMIN. Returns the sizes the kernel reports (it doubles what it is given).
+pub(crate) fn set_buffers(fd: BorrowedFd<'_>, bytes: libc::c_int) -> (libc::c_int, libc::c_int) {
+    let mut got = [0; 2];
+    for (i, (plain, force)) in [
+        (libc::SO_RCVBUF, libc::SO_RCVBUFFORCE),
+        (libc::SO_SNDBUF, libc::SO_SNDBUFFORCE),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        let _ = setsockopt_int(fd, libc::SOL_SOCKET, plain, bytes);
+        let now = getsockopt_int(fd, libc::SOL_SOCKET, plain).unwrap_or(0);
+        if now < bytes {
+            let _ = setsockopt_int(fd, libc::SOL_SOCKET, force, bytes);
+        }
+        got[i] = getsockopt_int(fd, libc::SOL_SOCKET, plain).unwrap_or(0);
+    }
+    (got[0], got[1])
+}
+
+/// Opens an AF_PACKET `SOCK_RAW` socket, non-blocking and close-on-exec, with protocol 0 so
+/// that it receives nothing until [`bind_packet`] names an interface and a protocol.
+pub(crate) fn packet_socket() -> io::Result<OwnedFd> {
+    // SAFETY: plain syscall with constant arguments; no memory is passed.
+    let fd = cvt(unsafe {
+        libc::socket(
+            libc::AF_PACKET,
+            libc::SOCK_RAW | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+            0,
+        )
+    })?;
+    // SAFETY: `fd` was just returned by socket(2), is open, and nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Binds an AF_PACKET socket to one interface, receiving every protocol (`ETH_P_ALL`).
+pub(crate) fn bind_packet(fd: BorrowedFd<'_>, ifindex: u32) -> io::Result<()> {
+    // SAFETY: all-zero bytes are a valid `sockaddr_ll` (integers and a byte array).
+    let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
+    sll.sll_family = libc::AF_PACKET as u16;
+    sll.sll_protocol = (libc::ETH_P_ALL as u16).to_be();
+    sll.sll_ifindex = ifindex as libc::c_int;
+    // SAFETY: `sll` is a live, initialised sockaddr_ll and the length passed is its size.
+    cvt(unsafe {
+        libc::bind(
+            fd.as_raw_fd(),
+            (&sll as *const libc::sockaddr_ll).cast(),
+            size_of::<libc::sockaddr_ll>() as libc::socklen_t,
+        )
+    })?;
+    Ok(())
+}
+
+/// Puts the interface in promiscuous mode for as long as this socket lives
+/// (`PACKET_ADD_MEMBERSHIP` / `PACKET_MR_PROMISC`; the kernel drops it when the socket closes).
+pub(crate) fn add_promisc(fd: BorrowedFd<'_>, ifindex: u32) -> io::Result<()> {
+    let mreq = libc::packet_mreq {
+        mr_ifindex: ifindex as libc::c_int,
+        mr_type: libc::PACKET_MR_PROMISC as libc::c_ushort,
+        mr_alen: 0,
+        mr_address: [0; 8],
+    };
+    setsockopt_raw(fd, libc::SOL_PACKET, libc::PACKET_ADD_MEMBERSHIP, &mreq)
+}
+
+/// A non-blocking, close-on-exec eventfd (used by `mem` ports to wake a poller).
+pub(crate) fn eventfd() -> io::Result<OwnedFd> {
+    // SAFETY: plain syscall with constant arguments; no memory is passed.
+    let fd = cvt(unsafe { libc::eventfd(0, libc::EFD_NONBLOCK | libc::EFD_CLOEXEC) })?;
+    // SAFETY: `fd` was just returned by eventfd(2), is open, and nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+}
+
+/// Waits until `fd` is readable (or has an error pending), at most `timeout`. Returns whether
+/// it is. Retries on EINTR with the full timeout (good enough for tests and tools).
+pub(crate) fn wait_readable(fd: RawFd, timeout: Duration) -> io::Result<bool> {
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    let ms = timeout.as_millis().min(libc::c_int::MAX as u128) as libc::c_int;
+    loop {
+        // SAFETY: `pfd` is one live pollfd and we pass a count of 1. A stale fd number is
+        // memory-safe here: poll reports it as POLLNVAL.
+        match cvt(unsafe { libc::poll(&mut pfd, 1, ms) }) {
+            Ok(_) if pfd.revents & libc::POLLNVAL != 0 => {
+                return Err(io::Error::from_raw_os_error(libc::EBADF))
+            }
+            Ok(n) => return Ok(n > 0),
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// An 802.1Q/802.1ad tag the kernel took off a received frame (`PACKET_AUXDATA`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct VlanTag {
+    /// The tag protocol identifier (0x8100, 0x88a8, ...).
+    pub tpid: u16,
+    /// PCP, DEI and VID as on the wire.
+    pub tci: u16,
+}
+
+/// What the kernel said about one received message.
+#[derive(Clone, Copy, Debug, Default)]
+pub(crate) struct RecvMeta {
+    /// Bytes stored in the slot.
+    pub len: usize,
+    /// The message did not fit the slot (`MSG_TRUNC`).
+    pub truncated: bool,
+    /// `sll_pkttype` (AF_PACKET rings only).
+    pub pkttype: Option<u8>,
+    /// The VLAN tag stripped by the kernel, if any (AF_PACKET rings only).
+    pub vlan: Option<VlanTag>,
+}
+
+/// Preallocated receive buffers for one socket: `slots` slots of `slot_len` bytes, plus (for
+/// AF_PACKET) an address and a control buffer per slot. Reused by every call.
+pub(crate) struct RecvRing {
+    slot_len: usize,
+    slots: usize,
+    packet_meta: bool,
+    bufs: Vec<u8>,
+    addrs: Vec<libc::sockaddr_ll>,
+    ctrl: Vec<u64>,
+    meta: Vec<RecvMeta>,
+}
+
+impl std::fmt::Debug for RecvRing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RecvRing")
+            .field("slots", &self.slots)
+            .field("slot_len", &self.slot_len)
+            .field("packet_meta", &self.packet_meta)
+            .finish()
+    }
+}
+
+impl RecvRing {
+    /// A ring of `slots` (at most [`BATCH`]) buffers of `slot_len` bytes; `packet_meta` asks
+    /// for the `sockaddr_ll` and `PACKET_AUXDATA` of each message (AF_PACKET).
+    pub(crate) fn new(slots: usize, slot_len: usize, packet_meta: bool) -> Self {
+        let slots = slots.clamp(1, BATCH);
+        let n_meta = if packet_meta { slots } else { 0 };
+        RecvRing {
+            slot_len,
+            slots,
+            packet_meta,
+            bufs: vec![0; slots * slot_len],
+            // SAFETY: all-zero bytes are a valid `sockaddr_ll`.
+            addrs: vec![unsafe { std::mem::zeroed() }; n_meta],
+            ctrl: vec![0; n_meta * CTRL_WORDS],
+            meta: vec![RecvMeta::default(); slots],
+        }
+    }
+
+    /// Receives up to `want` messages without blocking (`recvmmsg` with `MSG_DONTWAIT`);
+    /// returns how many, each then readable with [`RecvRing::get`]. `WouldBlock` when none.
+    pub(crate) fn recv(&mut self, fd: BorrowedFd<'_>, want: usize) -> io::Result<usize> {
+        let n = want.clamp(1, self.slots);
+        // SAFETY: all-zero bytes are valid `iovec`s and `mmsghdr`s (null pointers, zero
+        // lengths); we fill in the ones we pass below.
+        let mut iov: [libc::iovec; BATCH] = unsafe { std::mem::zeroed() };
+        // SAFETY: as above.
+        let mut hdrs: [libc::mmsghdr; BATCH] = unsafe { std::mem::zeroed() };
+        let base = self.bufs.as_mut_ptr();
+        let addrs = self.addrs.as_mut_ptr();
+        let ctrl = self.ctrl.as_mut_ptr();
+        for i in 0..n {
+            iov[i].iov_base = base.wrapping_add(i * self.slot_len).cast();
+            iov[i].iov_len = self.slot_len;
+            let h = &mut hdrs[i].msg_hdr;
+            h.msg_iov = &mut iov[i];
+            h.msg_iovlen = 1;
+            if self.packet_meta {
+                h.msg_name = addrs.wrapping_add(i).cast();
+                h.msg_namelen = size_of::<libc::sockaddr_ll>() as libc::socklen_t;
+                h.msg_control = ctrl.wrapping_add(i * CTRL_WORDS).cast();
+                h.msg_controllen = CTRL_WORDS * 8;
+            }
+        }
+        // SAFETY: `hdrs[..n]` each describe one iovec over slot i of `self.bufs` (slot_len
+        // bytes, in bounds since n <= slots), and for packet rings `self.addrs[i]` and control
+        // words `i*CTRL_WORDS..` (in bounds, u64-aligned as cmsghdr needs). All of these live
+        // across the call and nothing else aliases them; a null timeout is allowed.
+        let got = cvt(unsafe {
+            libc::recvmmsg(
+                fd.as_raw_fd(),
+                hdrs.as_mut_ptr(),
+                n as libc::c_uint,
+                libc::MSG_DONTWAIT,
+                std::ptr::null_mut(),
+            )
+        })? as usize;
+        for (i, hdr) in hdrs.iter().enumerate().take(got) {
+            let h = &hdr.msg_hdr;
+            let mut m = RecvMeta {
+                len: (hdr.msg_len as usize).min(self.slot_len),
+                truncated: h.msg_flags & libc::MSG_TRUNC != 0,
+                pkttype: None,
+                vlan: None,
+            };
+            if self.packet_meta {
+                m.pkttype = Some(self.addrs[i].sll_pkttype);
+                m.vlan = parse_auxdata(h);
+            }
+            self.meta[i] = m;
+        }
+        Ok(got)
+    }
+
+    /// Message `i` of the last [`RecvRing::recv`]: what the kernel said, and its bytes.
+    pub(crate) fn get(&self, i: usize) -> (RecvMeta, &[u8]) {
+        let m = self.meta[i];
+        let start = i * self.slot_len;
+        (m, &self.bufs[start..start + m.len])
+    }
+}
+
+/// Finds a `PACKET_AUXDATA` control message with a valid VLAN tag in what the kernel returned.
+fn parse_auxdata(h: &libc::msghdr) -> Option<VlanTag> {
+    if h.msg_control.is_null() || h.msg_controllen == 0 {
+        return None;
+    }
+    let need = size_of::<libc::tpacket_auxdata>();
+    // SAFETY: `h` was filled by recvmmsg: `msg_control` points into our control buffer and
+    // `msg_controllen` is the number of bytes the kernel wrote there (no more than offered).
+    // CMSG_FIRSTHDR/CMSG_NXTHDR stay within those bounds; we read a header's fields only for a
+    // non-null header and the payload (unaligned) only when `cmsg_len` says it is all there.
+    unsafe {
+        let mut c = libc::CMSG_FIRSTHDR(h);
+        while !c.is_null() {
+            let hdr = std::ptr::read_unaligned(c);
+            if hdr.cmsg_level == libc::SOL_PACKET
+                && hdr.cmsg_type == libc::PACKET_AUXDATA
+                && hdr.cmsg_len >= libc::CMSG_LEN(need as libc::c_uint) as usize
+            {
+                let aux: libc::tpacket_auxdata =
+                    std::ptr::read_unaligned(libc::CMSG_DATA(c).cast());
+                if aux.tp_status & libc::TP_STATUS_VLAN_VALID == 0 {
+                    return None;
+                }
+                let tpid = if aux.tp_status & libc::TP_STATUS_VLAN_TPID_VALID != 0 {
+                    aux.tp_vlan_tpid
+                } else {
+                    0x8100
+                };
+                return Some(VlanTag {
+                    tpid,
+                    tci: aux.tp_vlan_tci,
+                });
+            }
+            c = libc::CMSG_NXTHDR(h, c);
+        }
+    }
+    None
+}
+
+/// Sends up to [`BATCH`] of `frames` in order without blocking (`sendmmsg` with
+/// `MSG_DONTWAIT`) on a connected or bound socket; returns how many the kernel took. An error
+/// comes back only when the first one fails (the kernel's rule).
+pub(crate) fn send_batch(fd: BorrowedFd<'_>, frames: &[Bytes]) -> io::Result<usize> {
+    let n = frames.len().min(BATCH);
+    if n == 0 {
+        return Ok(0);
+    }
+    // SAFETY: all-zero bytes are valid `iovec`s and `mmsghdr`s; we fill in the ones we pass.
+    let mut iov: [libc::iovec; BATCH] = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    let mut hdrs: [libc::mmsghdr; BATCH] = unsafe { std::mem::zeroed() };
+    for (i, f) in frames.iter().take(n).enumerate() {
+        iov[i].iov_base = f.as_ptr().cast_mut().cast();
+        iov[i].iov_len = f.len();
+        hdrs[i].msg_hdr.msg_iov = &mut iov[i];
+        hdrs[i].msg_hdr.msg_iovlen = 1;
+    }
+    // SAFETY: `hdrs[..n]` each point at one iovec over a live `Bytes` (borrowed for the call);
+    // sendmmsg only reads the frame bytes (the `*mut` is the C signature), and writes only
+    // `msg_len` into our own `hdrs`.
+    let sent = cvt(unsafe {
+        libc::sendmmsg(
+            fd.as_raw_fd(),
+            hdrs.as_mut_ptr(),
+            n as libc::c_uint,
+            libc::MSG_DONTWAIT,
+        )
+    })?;
+    Ok(sent as usize)
+}
