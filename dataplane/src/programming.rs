@@ -236,6 +236,13 @@ impl Programmer {
         swept
     }
 
+    /// The control plane went away mid-reconcile: disarm the timer and sweep nothing. The stale
+    /// marks stay; the next control plane to attach marks everything stale again anyway. Sweeping
+    /// now would remove routes while nobody is there to put them back.
+    pub fn abandon_reconcile(&mut self) {
+        self.reconcile_deadline = None;
+    }
+
     /// When the reconcile timer fires, if one is armed.
     pub fn poll_timeout(&self) -> Option<Instant> {
         self.reconcile_deadline

@@ -161,6 +161,17 @@ pub fn wait_readable(port: &dyn PortBackend, timeout: Duration) -> io::Result<bo
     }
 }
 
+/// Waits until any of `fds` is readable, at most `timeout` (`None`: forever), with nanosecond
+/// resolution; sets `readable[i]` for each ready one (negative fds are skipped). The forwarding
+/// loop polls all its ports' fds and its waker with this.
+pub fn poll_readable(
+    fds: &[RawFd],
+    timeout: Option<Duration>,
+    readable: &mut [bool],
+) -> io::Result<usize> {
+    sys::poll_readable(fds, timeout, readable)
+}
+
 /// Counters the socket backends keep besides what the forwarding loop counts.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SocketStats {

@@ -182,6 +182,52 @@ pub(crate) fn wait_readable(fd: RawFd, timeout: Duration) -> io::Result<bool> {
     }
 }
 
+/// Waits until any of `fds` is readable (or has an error pending), at most `timeout` (`None`:
+/// forever), with nanosecond resolution (`ppoll`): the forwarding loop's timers need better than
+/// poll's milliseconds. Negative fds are ignored. Sets `readable[i]` for each ready fd.
+pub(crate) fn poll_readable(
+    fds: &[RawFd],
+    timeout: Option<Duration>,
+    readable: &mut [bool],
+) -> io::Result<usize> {
+    let mut pfds: Vec<libc::pollfd> = fds
+        .iter()
+        .map(|&fd| libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        })
+        .collect();
+    let ts = timeout.map(|t| libc::timespec {
+        tv_sec: t.as_secs().min(i32::MAX as u64) as libc::time_t,
+        tv_nsec: libc::c_long::from(t.subsec_nanos() as i32),
+    });
+    let ts_ptr = ts
+        .as_ref()
+        .map_or(std::ptr::null(), |t| t as *const libc::timespec);
+    let n = loop {
+        // SAFETY: `pfds` is a live array of `pfds.len()` pollfds; `ts_ptr` is null or points at
+        // `ts`, which outlives the call; a null sigmask leaves the signal mask alone. Negative
+        // fds are ignored by ppoll, stale ones are reported as POLLNVAL: memory-safe either way.
+        match cvt(unsafe {
+            libc::ppoll(
+                pfds.as_mut_ptr(),
+                pfds.len() as libc::nfds_t,
+                ts_ptr,
+                std::ptr::null(),
+            )
+        }) {
+            Ok(n) => break n as usize,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        }
+    };
+    for (r, p) in readable.iter_mut().zip(&pfds) {
+        *r = p.fd >= 0 && p.revents & (libc::POLLIN | libc::POLLERR | libc::POLLHUP) != 0;
+    }
+    Ok(n)
+}
+
 /// An 802.1Q/802.1ad tag the kernel took off a received frame (`PACKET_AUXDATA`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct VlanTag {

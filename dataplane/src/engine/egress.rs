@@ -53,6 +53,7 @@ impl Queued for QueuedFrame {
 impl QueuedFrame {
     /// The frame as it must go on the wire: byte-identical when nothing changes (no copy),
     /// otherwise rebuilt with the right tag or stack header, padded to the minimum size.
+    #[inline]
     pub fn render(self) -> Bytes {
         if self.target == Target::AsIs {
             return self.data;

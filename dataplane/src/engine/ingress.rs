@@ -11,7 +11,7 @@ use crate::hello::HelloChange;
 use crate::port::{LearnCache, PortIndex};
 use crate::time::Instant;
 use crate::wire::{
-    u64_to_mac, L2Header, MacAddr, MacControlRepr, StackFrameKind, StackHeaderRepr, VlanTag,
+    u64_to_mac, L2Raw, MacAddr, MacControlRepr, StackFrameKind, StackHeaderRepr, VlanTag,
     ETHERTYPE_MAC_CONTROL, ETHERTYPE_STACK, MAC_CONTROL_DST,
 };
 
@@ -39,25 +39,6 @@ enum FloodOrigin {
         src_port: u8,
         hop_limit: u8,
     },
-}
-
-/// The destination and source addresses of a frame as 48-bit big-endian integers: what the
-/// hot path compares and hashes (a `MacAddr` is only built for events).
-#[derive(Clone, Copy, Debug)]
-struct Macs {
-    dst: u64,
-    src: u64,
-}
-
-impl Macs {
-    /// Reads both addresses; `None` if the frame is shorter than 12 bytes.
-    #[inline]
-    fn read(frame: &[u8]) -> Option<Macs> {
-        let b = frame.first_chunk::<12>()?;
-        let dst = u64::from_be_bytes([0, 0, b[0], b[1], b[2], b[3], b[4], b[5]]);
-        let src = u64::from_be_bytes([0, 0, b[6], b[7], b[8], b[9], b[10], b[11]]);
-        Some(Macs { dst, src })
-    }
 }
 
 /// 01-80-C2-00-00-00 to -0F: the bridge-filtered reserved addresses (802.1Q table 8-1).
@@ -89,13 +70,13 @@ impl Engine {
             state.counters.rx_port_down_discards += 1;
             return;
         }
-        let Ok(hdr) = L2Header::parse(&frame) else {
+        let Ok(hdr) = L2Raw::parse(&frame) else {
             state.counters.rx_malformed += 1;
             return;
         };
         if hdr.ethertype == ETHERTYPE_MAC_CONTROL {
             let payload = frame.get(hdr.payload_offset..).unwrap_or(&[]);
-            self.handle_mac_control(now, i, hdr.dst, payload);
+            self.handle_mac_control(now, i, u64_to_mac(hdr.dst), payload);
             return;
         }
         match state.cfg.id.slot {
@@ -213,7 +194,7 @@ impl Engine {
         }
     }
 
-    fn front_ingress(&mut self, now: Instant, i: usize, hdr: &L2Header, frame: Bytes) {
+    fn front_ingress(&mut self, now: Instant, i: usize, hdr: &L2Raw, frame: Bytes) {
         if self.ports_up & (1 << i) == 0 {
             self.ports[i].counters.rx_port_down_discards += 1;
             return;
@@ -222,10 +203,7 @@ impl Engine {
             self.ports[i].counters.rx_stack_on_front_discards += 1;
             return;
         }
-        // L2Header::parse succeeded, so the frame holds both addresses.
-        let Some(macs) = Macs::read(&frame) else {
-            return;
-        };
+        let macs = hdr;
         if is_link_local(macs.dst) {
             self.ports[i].counters.rx_link_local_discards += 1;
             return;
@@ -365,7 +343,7 @@ impl Engine {
         }
     }
 
-    fn stack_ingress(&mut self, now: Instant, i: usize, hdr: &L2Header, frame: Bytes) {
+    fn stack_ingress(&mut self, now: Instant, i: usize, hdr: &L2Raw, frame: Bytes) {
         if hdr.ethertype != ETHERTYPE_STACK {
             self.ports[i].counters.rx_non_stack_on_stack_discards += 1;
             return;
@@ -410,9 +388,7 @@ impl Engine {
             pcp: h.vlan.pcp,
             dei: h.vlan.dei,
         };
-        let Some(macs) = Macs::read(&frame) else {
-            return;
-        };
+        let macs = hdr;
         self.learn(
             now,
             i,

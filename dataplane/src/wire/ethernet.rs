@@ -134,6 +134,60 @@ pub struct L2Header {
     pub payload_offset: usize,
 }
 
+/// [`L2Header`] with the addresses as 48-bit big-endian integers ([`mac_to_u64`]): what the
+/// forwarding hot path compares and hashes, without building a [`MacAddr`] per frame.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct L2Raw {
+    /// Destination address (bytes 0..6).
+    pub dst: u64,
+    /// Source address (bytes 6..12).
+    pub src: u64,
+    /// The 802.1Q tag, if the EtherType at offset 12 is 0x8100.
+    pub vlan: Option<VlanTag>,
+    /// The EtherType of the payload (after the tag, if any).
+    pub ethertype: u16,
+    /// Offset of the first byte after `ethertype`: 14 untagged, 18 tagged.
+    pub payload_offset: usize,
+}
+
+impl L2Raw {
+    /// Parses as [`L2Header::parse`] does (same checks, same errors).
+    ///
+    /// # Errors
+    ///
+    /// [`WireError::Truncated`] if `frame` is shorter than 14 bytes, or shorter than 18 bytes
+    /// while the EtherType at offset 12 is 0x8100.
+    #[inline]
+    pub fn parse(frame: &[u8]) -> Result<L2Raw, WireError> {
+        let Some(h) = frame.first_chunk::<ETHERNET_HEADER_LEN>() else {
+            return Err(truncated(ETH_HDR_NAME, ETHERNET_HEADER_LEN, frame.len()));
+        };
+        let dst = u64::from_be_bytes([0, 0, h[0], h[1], h[2], h[3], h[4], h[5]]);
+        let src = u64::from_be_bytes([0, 0, h[6], h[7], h[8], h[9], h[10], h[11]]);
+        let ethertype = u16::from_be_bytes([h[12], h[13]]);
+        if ethertype != ETHERTYPE_VLAN {
+            return Ok(L2Raw {
+                dst,
+                src,
+                vlan: None,
+                ethertype,
+                payload_offset: ETHERNET_HEADER_LEN,
+            });
+        }
+        const TAGGED: usize = ETHERNET_HEADER_LEN + VLAN_TAG_LEN;
+        let Some(t) = frame.first_chunk::<TAGGED>() else {
+            return Err(truncated(VLAN_TAG_NAME, TAGGED, frame.len()));
+        };
+        Ok(L2Raw {
+            dst,
+            src,
+            vlan: Some(VlanTag::from_tci(u16::from_be_bytes([t[14], t[15]]))),
+            ethertype: u16::from_be_bytes([t[16], t[17]]),
+            payload_offset: TAGGED,
+        })
+    }
+}
+
 const ETH_HDR_NAME: &str = "Ethernet header (bytes 0..14: DA, SA, EtherType)";
 const VLAN_TAG_NAME: &str = "802.1Q tag (bytes 14..18: TCI, inner EtherType)";
 
@@ -162,31 +216,13 @@ impl L2Header {
     /// shorter than 18 bytes while the EtherType at offset 12 is 0x8100.
     #[inline]
     pub fn parse(frame: &[u8]) -> Result<L2Header, WireError> {
-        let Some(h) = frame.first_chunk::<ETHERNET_HEADER_LEN>() else {
-            return Err(truncated(ETH_HDR_NAME, ETHERNET_HEADER_LEN, frame.len()));
-        };
-        let dst = MacAddr(h[0], h[1], h[2], h[3], h[4], h[5]);
-        let src = MacAddr(h[6], h[7], h[8], h[9], h[10], h[11]);
-        let ethertype = u16::from_be_bytes([h[12], h[13]]);
-        if ethertype != ETHERTYPE_VLAN {
-            return Ok(L2Header {
-                dst,
-                src,
-                vlan: None,
-                ethertype,
-                payload_offset: ETHERNET_HEADER_LEN,
-            });
-        }
-        const TAGGED: usize = ETHERNET_HEADER_LEN + VLAN_TAG_LEN;
-        let Some(t) = frame.first_chunk::<TAGGED>() else {
-            return Err(truncated(VLAN_TAG_NAME, TAGGED, frame.len()));
-        };
+        let raw = L2Raw::parse(frame)?;
         Ok(L2Header {
-            dst,
-            src,
-            vlan: Some(VlanTag::from_tci(u16::from_be_bytes([t[14], t[15]]))),
-            ethertype: u16::from_be_bytes([t[16], t[17]]),
-            payload_offset: TAGGED,
+            dst: u64_to_mac(raw.dst),
+            src: u64_to_mac(raw.src),
+            vlan: raw.vlan,
+            ethertype: raw.ethertype,
+            payload_offset: raw.payload_offset,
         })
     }
 

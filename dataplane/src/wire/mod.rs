@@ -59,7 +59,7 @@ mod stack;
 
 pub use error::WireError;
 pub use ethernet::{
-    mac_to_u64, u64_to_mac, L2Header, VlanTag, ETHERNET_HEADER_LEN, ETHERTYPE_MAC_CONTROL,
+    mac_to_u64, u64_to_mac, L2Header, L2Raw, VlanTag, ETHERNET_HEADER_LEN, ETHERTYPE_MAC_CONTROL,
     ETHERTYPE_QINQ, ETHERTYPE_STACK, ETHERTYPE_VLAN, MAC_CONTROL_DST, MIN_FRAME_LEN, VLAN_TAG_LEN,
 };
 pub use mac_control::{
