@@ -303,3 +303,288 @@ pub fn counters_response(engine: &Engine) -> pb::CountersResponse {
         .collect();
     pb::CountersResponse { ports }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::tests::{engine, set};
+    use super::super::updates_from_proto;
+    use super::*;
+    use bytes::Bytes;
+    use core::time::Duration;
+    use pb::update::Entity as E;
+    use pnet_base::MacAddr;
+
+    fn stack(port: u32) -> Option<pb::PortRef> {
+        Some(pb::PortRef { slot: 1, port })
+    }
+
+    #[test]
+    fn every_event_kind_converts() {
+        use pb::event::Kind;
+        use pb::mac_event::Kind as Mac;
+        let e = engine();
+        let mac = MacAddr(2, 0, 0, 0, 0, 0xaa);
+        let here = FdbDestination::Local(PortIndex(1));
+        let there = FdbDestination::Remote { unit: 3, port: 7 };
+        let mac_of = |event| match event_to_proto(&e, &event).kind {
+            Some(Kind::Mac(m)) => (Mac::try_from(m.kind), m.vid, m.mac, m.dest),
+            other => panic!("not a MAC event: {other:?}"),
+        };
+        let local = Some(pb::FdbDestination {
+            dest: Some(pb::fdb_destination::Dest::Local(pb::PortRef {
+                slot: 0,
+                port: 2,
+            })),
+        });
+        let remote = Some(pb::FdbDestination {
+            dest: Some(pb::fdb_destination::Dest::Remote(pb::RemotePort {
+                unit: 3,
+                port: 7,
+            })),
+        });
+        let (vid, m) = (10, 0x0200_0000_00aa);
+        let learned = Event::Learned {
+            vid,
+            mac,
+            dest: here,
+        };
+        assert_eq!(mac_of(learned), (Ok(Mac::Learned), 10, m, local));
+        let moved = Event::Moved {
+            vid,
+            mac,
+            from: here,
+            to: there,
+        };
+        assert_eq!(mac_of(moved), (Ok(Mac::Moved), 10, m, remote));
+        let aged = Event::Aged {
+            vid,
+            mac,
+            dest: here,
+        };
+        assert_eq!(mac_of(aged), (Ok(Mac::Aged), 10, m, local));
+        assert_eq!(
+            mac_of(Event::FdbFull { vid, mac }),
+            (Ok(Mac::TableFull), 10, m, None)
+        );
+
+        let s2 = stack(2);
+        let cases = [
+            (
+                Event::LosslessDrop {
+                    port: PortIndex(3),
+                    pg: 3,
+                },
+                Kind::LosslessDrop(pb::LosslessDropEvent { port: s2, pg: 3 }),
+            ),
+            (
+                Event::PfcStormDetected {
+                    port: PortIndex(3),
+                    tc: 4,
+                },
+                Kind::PfcStorm(pb::PfcStormEvent {
+                    port: s2,
+                    tc: 4,
+                    detected: true,
+                }),
+            ),
+            (
+                Event::PfcStormRestored {
+                    port: PortIndex(3),
+                    tc: 4,
+                },
+                Kind::PfcStorm(pb::PfcStormEvent {
+                    port: s2,
+                    tc: 4,
+                    detected: false,
+                }),
+            ),
+            (
+                Event::PortState {
+                    port: PortIndex(3),
+                    up: true,
+                    neighbor_unit: 2,
+                },
+                Kind::Link(pb::LinkEvent {
+                    port: s2,
+                    up: true,
+                    neighbor_unit: 2,
+                }),
+            ),
+            (
+                Event::NeighborControl {
+                    port: PortIndex(3),
+                    neighbor_unit: 2,
+                    attached: true,
+                },
+                Kind::NeighborControl(pb::NeighborControlEvent {
+                    port: s2,
+                    neighbor_unit: 2,
+                    attached: true,
+                }),
+            ),
+        ];
+        for (event, want) in cases {
+            assert_eq!(event_to_proto(&e, &event).kind, Some(want));
+        }
+        let p = PacketIn {
+            port: PortIndex(2),
+            frame: Bytes::from_static(b"hello"),
+        };
+        assert_eq!(
+            packet_in_to_proto(&e, &p),
+            pb::PacketIn {
+                port: stack(1),
+                frame: b"hello".to_vec()
+            }
+        );
+    }
+
+    /// A broadcast frame from 02:00:00:00:00:bb.
+    fn frame_from_bb() -> Bytes {
+        let mut f = vec![0xff; 6];
+        f.extend_from_slice(&[2, 0, 0, 0, 0, 0xbb, 0x08, 0x00]);
+        f.resize(60, 0);
+        Bytes::from(f)
+    }
+
+    #[test]
+    fn reads_report_what_was_programmed_and_its_stale_flags() {
+        let mut e = engine();
+        let mut programmer = Programmer::new();
+        let batch = [
+            set(E::Port(port_settings(&e, PortIndex(0)))),
+            set(E::StackRoute(pb::StackRoute {
+                unit: 2,
+                primary: stack(1),
+                backup: stack(2),
+            })),
+            set(E::FloodTree(pb::FloodTree {
+                ports: vec![pb::PortRef { slot: 1, port: 2 }],
+            })),
+            set(E::Fdb(pb::StaticFdbEntry {
+                vid: 5,
+                mac: 0x0200_0000_00aa,
+                dest: Some(pb::FdbDestination {
+                    dest: Some(pb::fdb_destination::Dest::Remote(pb::RemotePort {
+                        unit: 2,
+                        port: 4,
+                    })),
+                }),
+            })),
+        ];
+        let updates = updates_from_proto(&e, &batch).expect("converts");
+        assert_eq!(programmer.write(&mut e, &updates), Ok(4));
+        let t = |ms| Instant::ZERO + Duration::from_millis(ms);
+        e.handle_frame(t(1), PortIndex(0), frame_from_bb());
+
+        let r = read_response(&e, &programmer, t(6), false, 7, true);
+        assert_eq!((r.unit, r.generation, r.control_attached), (1, 7, true));
+        assert_eq!(r.ports.len(), 4);
+        let flags = |r: &pb::ReadResponse| -> Vec<_> {
+            r.ports.iter().map(|p| (p.programmed, p.stale)).collect()
+        };
+        assert_eq!(flags(&r)[..2], [(true, false), (false, false)]);
+        assert!(r.ports.iter().all(|p| p.oper_up && !p.held_down));
+        assert_eq!(r.ports[2].settings, Some(port_settings(&e, PortIndex(2))));
+        assert_eq!(r.ports[2].speed_bps, super::super::tests::G10);
+        let route = |r: &pb::ReadResponse| r.stack_routes.first().cloned().expect("a route");
+        assert_eq!(
+            route(&r),
+            pb::ProgrammedStackRoute {
+                route: Some(pb::StackRoute {
+                    unit: 2,
+                    primary: stack(1),
+                    backup: stack(2)
+                }),
+                stale: false,
+                active: stack(1),
+            }
+        );
+        assert_eq!(r.stack_routes.len(), 1);
+        assert_eq!(
+            r.flood_tree,
+            Some(pb::FloodTree {
+                ports: vec![pb::PortRef { slot: 1, port: 2 }]
+            })
+        );
+        assert!(!r.flood_tree_stale);
+        assert_eq!(
+            r.fdb.len(),
+            1,
+            "learned entries only when asked: {:?}",
+            r.fdb
+        );
+        let fdb = &r.fdb[0];
+        assert_eq!(
+            (fdb.vid, fdb.mac, fdb.is_static, fdb.stale),
+            (5, 0x0200_0000_00aa, true, false)
+        );
+        assert_eq!(r.buffer.map(|b| b.shared_pool_bytes), Some(12 << 20));
+
+        let r = read_response(&e, &programmer, t(6), true, 7, true);
+        assert_eq!(r.fdb.len(), 2);
+        let learned = &r.fdb[0];
+        assert_eq!(
+            (learned.vid, learned.mac, learned.is_static),
+            (1, 0x0200_0000_00bb, false)
+        );
+        assert_eq!(learned.age_ms, 5);
+        assert_eq!(
+            learned.dest,
+            Some(pb::FdbDestination {
+                dest: Some(pb::fdb_destination::Dest::Local(pb::PortRef {
+                    slot: 0,
+                    port: 1
+                }))
+            })
+        );
+
+        // The primary goes down: the backup is in use.
+        e.set_port_up(t(7), PortIndex(2), false).expect("port 2");
+        assert_eq!(
+            route(&read_response(&e, &programmer, t(7), false, 7, true)).active,
+            stack(2)
+        );
+
+        // A new control plane attaches: everything programmed is stale until re-written.
+        programmer.begin_reconcile(t(8), Duration::from_secs(10));
+        let r = read_response(&e, &programmer, t(8), true, 8, true);
+        assert!(route(&r).stale && r.flood_tree_stale);
+        assert_eq!(
+            r.fdb.iter().map(|f| f.stale).collect::<Vec<_>>(),
+            [false, true]
+        );
+        assert_eq!(flags(&r)[..2], [(true, true), (false, false)]);
+    }
+
+    #[test]
+    fn an_empty_engine_reads_with_no_flood_tree() {
+        let r = read_response(&engine(), &Programmer::new(), Instant::ZERO, true, 0, false);
+        assert_eq!(r.flood_tree, None);
+        assert!(r.stack_routes.is_empty() && r.fdb.is_empty());
+    }
+
+    #[test]
+    fn counters_have_one_entry_per_port_with_eight_queues_and_pgs() {
+        let mut e = engine();
+        e.handle_frame(Instant::ZERO, PortIndex(0), frame_from_bb());
+        let c = counters_response(&e);
+        assert_eq!(c.ports.len(), e.num_ports());
+        for (i, p) in c.ports.iter().enumerate() {
+            assert_eq!(
+                p.port,
+                Some(super::super::port_ref(&e, PortIndex(i as u16)))
+            );
+            assert_eq!((p.queues.len(), p.pgs.len()), (8, 8));
+            assert_eq!(
+                (p.pfc_rx.len(), p.pfc_tx.len(), p.pfc_paused_ns.len()),
+                (8, 8, 8)
+            );
+            assert_eq!(p.discards.len(), 11);
+            assert_eq!(p.hello, None, "hellos are off");
+        }
+        assert_eq!((c.ports[0].rx_frames, c.ports[0].rx_bytes), (1, 60));
+        assert_eq!(c.ports[0].discards.get("rx_vlan_discards"), Some(&0));
+        assert_eq!(c.ports[0].discards.get("rx_link_local_discards"), Some(&0));
+    }
+}
