@@ -16,6 +16,7 @@ pub mod backend;
 pub mod buffer;
 pub mod config;
 pub mod counters;
+pub mod daemon;
 pub mod engine;
 pub mod fdb;
 pub mod headroom;
