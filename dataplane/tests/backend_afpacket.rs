@@ -75,6 +75,19 @@ impl Veth {
             // 9202 + 14 header bytes = 9216-byte frames.
             ip(&["link", "set", end, "mtu", "9202", "up"]);
         }
+        // `ip link set up` returns before the pair has carrier; frames sent before then are
+        // dropped. Wait (bounded) until both ends say they are up.
+        let end = Instant::now() + Duration::from_secs(5);
+        for dev in [&veth.a, &veth.b] {
+            let path = format!("/sys/class/net/{dev}/operstate");
+            while std::fs::read_to_string(&path)
+                .map(|s| s.trim() != "up")
+                .unwrap_or(true)
+            {
+                assert!(Instant::now() < end, "{dev} did not come up within 5 s");
+                std::thread::sleep(Duration::from_millis(5));
+            }
+        }
         veth
     }
 }

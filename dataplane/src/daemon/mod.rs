@@ -1,4 +1,62 @@
-//! The `dataplaned` daemon: the gRPC service of `stackd.dataplane.v1` around the engine.
+//! `dataplaned`, the dataplane daemon of one unit: the engine on a forwarding thread with real
+//! ports, and the gRPC API its control plane programs it through (DESIGN.md §3–4).
 //!
-//! * [`convert`]: the gRPC messages to and from the engine's and the programmer's types.
+//! * [`config`] — the daemon's own configuration (unit, ports and their backends, gRPC
+//!   listeners, hellos), from TOML and flags.
+//! * [`forwarding`] — the forwarding thread: engine, programming state, backends, session
+//!   arbitration.
+//! * [`grpc`] — the `stackd.dataplane.v1` service, health and reflection.
+//! * [`convert`] — gRPC messages ⇄ engine types.
+
+pub mod config;
 pub mod convert;
+pub mod forwarding;
+pub mod grpc;
+
+use std::time::Duration;
+
+use crate::backend::{self, BackendSpec, PortBackend};
+use crate::config::{EngineConfig, PortConfig};
+use crate::hello::HelloConfig;
+use config::{DaemonConfig, PortBackendConfig};
+
+/// How far a port's transmitter may run ahead of the clock: about the forwarding thread's
+/// wake-up latency, so that ports still average their line rate.
+pub const TX_BURST: Duration = Duration::from_micros(200);
+
+/// The engine configuration a daemon starts with: its ports with default settings (front ports
+/// untagged on VLAN 1, all classes strict, no flow control) until the control plane programs
+/// them; hellos on the stack ports.
+pub fn engine_config(cfg: &DaemonConfig) -> EngineConfig {
+    let ports = cfg
+        .ports
+        .iter()
+        .map(|p| PortConfig::new(p.id, p.speed_bps))
+        .collect();
+    let mut engine = EngineConfig::new(cfg.unit, ports);
+    engine.hello = Some(HelloConfig {
+        interval: cfg.hello_interval,
+        dead_after: cfg.hello_dead_after,
+    });
+    engine.tx_burst = TX_BURST;
+    engine
+}
+
+/// Opens every port's backend, in the order of `cfg.ports`.
+pub fn open_ports(cfg: &DaemonConfig) -> Result<Vec<Box<dyn PortBackend>>, String> {
+    cfg.ports
+        .iter()
+        .map(|p| {
+            let spec = match &p.backend {
+                PortBackendConfig::Udp { local, peer } => BackendSpec::Udp {
+                    local: *local,
+                    peer: *peer,
+                },
+                PortBackendConfig::AfPacket { interface } => BackendSpec::AfPacket {
+                    interface: interface.clone(),
+                },
+            };
+            backend::open(spec).map_err(|e| format!("port {}/{}: {e}", cfg.unit, p.id))
+        })
+        .collect()
+}

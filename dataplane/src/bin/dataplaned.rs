@@ -1,0 +1,169 @@
+//! `dataplaned`: the dataplane of one stack unit. Forwards frames between its ports (UDP
+//! cables, AF_PACKET interfaces) and serves the `stackd.dataplane.v1` gRPC API its control
+//! plane programs it through. See `dataplaned --help`.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser;
+use dataplane::daemon::config::{DaemonConfig, FlagOverrides};
+use dataplane::daemon::forwarding::Forwarder;
+use dataplane::daemon::grpc::{bind_unix, standard_services, DataplaneService};
+use dataplane::daemon::{engine_config, open_ports};
+use dataplane::Engine;
+use tokio_stream::wrappers::{TcpListenerStream, UnixListenerStream};
+
+/// The dataplane of one stack unit.
+#[derive(Parser, Debug)]
+#[command(version, about, long_about = None)]
+struct Args {
+    /// TOML configuration file (flags override it).
+    #[arg(long, short = 'c')]
+    config: Option<PathBuf>,
+    /// This unit's number, 1..=15.
+    #[arg(long)]
+    unit: Option<u8>,
+    /// A port: SLOT/PORT,SPEED,udp,LOCAL_ADDR,PEER_ADDR or SLOT/PORT,SPEED,afpacket,INTERFACE
+    /// (slot 0 front panel, 1 stack; e.g. `0/1,10G,udp,127.0.0.1:7001,127.0.0.1:7002`).
+    /// Repeat for more ports.
+    #[arg(long = "port", value_name = "SPEC")]
+    ports: Vec<String>,
+    /// Unix socket of the gRPC API (mode 0600).
+    #[arg(long)]
+    grpc_socket: Option<PathBuf>,
+    /// Also serve the gRPC API on this TCP address (loopback unless --grpc-allow-remote).
+    #[arg(long)]
+    grpc_tcp: Option<SocketAddr>,
+    /// Allow --grpc-tcp on an address other than loopback.
+    #[arg(long)]
+    grpc_allow_remote: bool,
+    /// Stack-link hello interval in milliseconds (default 10).
+    #[arg(long)]
+    hello_interval_ms: Option<u64>,
+    /// Hello intervals missed before a stack link is down (default 3).
+    #[arg(long)]
+    hello_dead_after: Option<u8>,
+}
+
+fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .init();
+    let args = Args::parse();
+    let flags = FlagOverrides {
+        unit: args.unit,
+        grpc_socket: args.grpc_socket,
+        grpc_tcp: args.grpc_tcp,
+        grpc_allow_remote: args.grpc_allow_remote,
+        hello_interval_ms: args.hello_interval_ms,
+        hello_dead_after: args.hello_dead_after,
+        ports: args.ports,
+    };
+    let cfg = match DaemonConfig::load(args.config.as_deref(), flags) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("dataplaned: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match run(cfg) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("dataplaned: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cfg: DaemonConfig) -> Result<(), String> {
+    let engine = Engine::new(engine_config(&cfg)).map_err(|e| e.to_string())?;
+    let ports = open_ports(&cfg)?;
+    for (spec, port) in cfg.ports.iter().zip(&ports) {
+        tracing::info!(port = %format!("{}/{}", cfg.unit, spec.id), backend = %port.describe(), speed_bps = spec.speed_bps, "port");
+    }
+    let (forwarder, handle) =
+        Forwarder::new(engine, ports).map_err(|e| format!("forwarding thread: {e}"))?;
+    let thread = std::thread::Builder::new()
+        .name("forwarding".into())
+        .spawn(move || forwarder.run())
+        .map_err(|e| format!("forwarding thread: {e}"))?;
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .map_err(|e| format!("tokio runtime: {e}"))?;
+    let served = runtime.block_on(serve(&cfg, DataplaneService::new(handle.clone())));
+    handle.stop();
+    let _ = thread.join();
+    let _ = std::fs::remove_file(&cfg.grpc_socket);
+    tracing::info!("dataplaned stopped");
+    served
+}
+
+async fn serve(cfg: &DaemonConfig, service: DataplaneService) -> Result<(), String> {
+    let unix = bind_unix(&cfg.grpc_socket).map_err(|e| e.to_string())?;
+    let tcp = match cfg.grpc_tcp {
+        Some(addr) => Some(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| format!("gRPC TCP {addr}: {e}"))?,
+        ),
+        None => None,
+    };
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stop_tx.send(true);
+    });
+    let stopped = |mut rx: tokio::sync::watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|s| *s).await;
+    };
+    let (health, reflection) = standard_services().await.map_err(|e| e.to_string())?;
+    let router = tonic::transport::Server::builder()
+        .add_service(health)
+        .add_service(reflection)
+        .add_service(service.into_server());
+    tracing::info!(unit = cfg.unit, socket = %cfg.grpc_socket.display(), tcp = ?cfg.grpc_tcp, "dataplaned ready");
+    match tcp {
+        Some(tcp) => {
+            let tcp_router = router.clone();
+            let (a, b) = tokio::join!(
+                router.serve_with_incoming_shutdown(
+                    UnixListenerStream::new(unix),
+                    stopped(stop_rx.clone())
+                ),
+                tcp_router
+                    .serve_with_incoming_shutdown(TcpListenerStream::new(tcp), stopped(stop_rx)),
+            );
+            a.and(b).map_err(|e| format!("gRPC: {e}"))
+        }
+        None => router
+            .serve_with_incoming_shutdown(UnixListenerStream::new(unix), stopped(stop_rx))
+            .await
+            .map_err(|e| format!("gRPC: {e}")),
+    }
+}
+
+/// SIGTERM or SIGINT.
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = match signal(SignalKind::terminate()) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot listen for SIGTERM");
+            std::future::pending::<()>().await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
+        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: shutting down"),
+    }
+}
