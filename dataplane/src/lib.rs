@@ -16,6 +16,7 @@ pub mod backend;
 pub mod buffer;
 pub mod config;
 pub mod counters;
+#[cfg(feature = "daemon")]
 pub mod daemon;
 pub mod engine;
 pub mod fdb;
