@@ -161,15 +161,7 @@ impl Fdb {
         if self.map.len() >= self.capacity {
             return LearnOutcome::TableFull;
         }
-        self.generation += 1;
-        self.map.insert(
-            key,
-            Slot {
-                dest,
-                last_seen: now,
-                is_static: false,
-            },
-        );
+        self.insert(key, dest, now, false);
         if self.next_sweep.is_none() {
             self.next_sweep = Some(now.plus_ps(self.sweep_interval_ps()));
         }
@@ -190,16 +182,20 @@ impl Fdb {
                 capacity: self.capacity,
             });
         }
+        self.insert(key, dest, now, true);
+        Ok(())
+    }
+
+    fn insert(&mut self, key: u64, dest: FdbDestination, now: Instant, is_static: bool) {
         self.generation += 1;
         self.map.insert(
             key,
             Slot {
                 dest,
                 last_seen: now,
-                is_static: true,
+                is_static,
             },
         );
-        Ok(())
     }
 
     /// Removes an entry (static or dynamic); returns whether there was one.
