@@ -509,6 +509,8 @@ pub struct Session {
     pub attached: pb::Attached,
     pub requests: mpsc::Sender<pb::SessionRequest>,
     pub responses: tonic::Streaming<pb::SessionResponse>,
+    /// Responses read by [`Session::wait_for`] that it was not waiting for, oldest first.
+    pub backlog: std::collections::VecDeque<pb::session_response::Msg>,
 }
 
 pub fn attach_msg(generation: u64) -> pb::SessionRequest {
@@ -551,6 +553,7 @@ impl Session {
             attached,
             requests,
             responses,
+            backlog: Default::default(),
         })
     }
 
@@ -561,16 +564,26 @@ impl Session {
             .expect("session request stream open");
     }
 
-    /// Reads responses until `want` returns `Some`; everything skipped is returned in the
-    /// panic message if the deadline passes or the stream ends.
+    /// The first response (from the backlog, then the stream) that `want` accepts; the others
+    /// stay in the backlog, in order. An error naming what was seen if the deadline passes or
+    /// the stream ends.
     pub async fn wait_for<T>(
         &mut self,
         what: &str,
         timeout: Duration,
         mut want: impl FnMut(&pb::session_response::Msg) -> Option<T>,
     ) -> Result<T, String> {
+        if let Some((i, t)) = self
+            .backlog
+            .iter()
+            .enumerate()
+            .find_map(|(i, m)| want(m).map(|t| (i, t)))
+        {
+            self.backlog.remove(i);
+            return Ok(t);
+        }
         let deadline = tokio::time::Instant::now() + timeout;
-        let mut seen = Vec::new();
+        let seen = &mut self.backlog;
         loop {
             match tokio::time::timeout_at(deadline, self.responses.message()).await {
                 Err(_) => {
@@ -591,7 +604,7 @@ impl Session {
                         if let Some(t) = want(&m) {
                             return Ok(t);
                         }
-                        seen.push(m);
+                        seen.push_back(m);
                     }
                 }
             }
