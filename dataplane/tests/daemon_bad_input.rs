@@ -45,7 +45,11 @@ async fn refused_writes_name_the_field_and_change_nothing() {
         headroom_bytes: 20_000,
     });
     let cases: Vec<(&str, pb::Update, &str)> = vec![
-        ("PFC profile with XON = XOFF", set(Entity::Port(bad_pfc)), "updates[1].port.pgs[3].xon"),
+        (
+            "PFC profile with XON = XOFF",
+            set(Entity::Port(bad_pfc)),
+            "updates[1].port.pgs[3].xon",
+        ),
         (
             "static entry on VLAN 4095",
             set(static_fdb(4095, mac(9, 3), local(port(0, 1)))),
@@ -89,7 +93,10 @@ async fn refused_writes_name_the_field_and_change_nothing() {
     assert_eq!(got.len(), 1);
     let pc = port_counters(&counters(&mut c1).await, port(0, 1));
     assert_eq!(pc.rx_malformed, 2, "{pc:?}");
-    assert_eq!(timeless(read(&mut c1, false).await).stack_routes, before.stack_routes);
+    assert_eq!(
+        timeless(read(&mut c1, false).await).stack_routes,
+        before.stack_routes
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -98,7 +105,9 @@ async fn a_session_must_start_with_attach() {
     let u1 = Daemon::start(1, &[a.port_spec("0/1", "10G")], &[]);
     let mut c1 = u1.client().await;
     let first = pb::SessionRequest {
-        msg: Some(pb::session_request::Msg::ReconcileDone(pb::ReconcileDone {})),
+        msg: Some(pb::session_request::Msg::ReconcileDone(
+            pb::ReconcileDone {},
+        )),
     };
     let err = open_session(&mut c1, first)
         .await
@@ -106,7 +115,10 @@ async fn a_session_must_start_with_attach() {
         .unwrap_or_else(|| u1.fail("a session opened with ReconcileDone was accepted"));
     assert_eq!(err.code(), Code::InvalidArgument, "{err}");
     assert!(err.message().contains("attach"), "{err}");
-    let err = Session::attach(&mut c1, 0).await.err().expect("generation 0");
+    let err = Session::attach(&mut c1, 0)
+        .await
+        .err()
+        .expect("generation 0");
     assert_eq!(err.code(), Code::InvalidArgument, "{err}");
     assert!(err.message().contains("generation"), "{err}");
     // And the daemon still takes a proper session.
@@ -129,7 +141,10 @@ fn bad_config_and_flags_fail_clearly() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "exit status; stderr: {stderr}");
     let at = format!("{}:3:", cfg.display());
-    assert!(stderr.contains(&at), "stderr does not name {at}LINE:COLUMN: {stderr}");
+    assert!(
+        stderr.contains(&at),
+        "stderr does not name {at}LINE:COLUMN: {stderr}"
+    );
 
     let out = Command::new(bin())
         .args(["--unit", "1", "--frobnicate"])

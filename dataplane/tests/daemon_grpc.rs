@@ -22,7 +22,10 @@ async fn socket_health_reflection_and_clean_shutdown() {
     let a = Host::new("A", mac(1, 1));
     let mut u1 = Daemon::start(1, &[a.port_spec("0/1", "10G")], &[]);
 
-    let mode = std::fs::metadata(&u1.socket).expect("socket").permissions().mode();
+    let mode = std::fs::metadata(&u1.socket)
+        .expect("socket")
+        .permissions()
+        .mode();
     assert_eq!(mode & 0o777, 0o600, "socket mode {:o}", mode & 0o777);
 
     let ch = channel(&u1.socket).await;

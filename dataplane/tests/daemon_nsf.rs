@@ -17,7 +17,10 @@ const FRAMES: u32 = 2_000;
 const FPS: u64 = 5_000;
 const TAG: u8 = 9;
 
-fn neighbor_control(m: &pb::session_response::Msg, attached: bool) -> Option<pb::NeighborControlEvent> {
+fn neighbor_control(
+    m: &pb::session_response::Msg,
+    attached: bool,
+) -> Option<pb::NeighborControlEvent> {
     match m {
         pb::session_response::Msg::Event(pb::Event {
             kind: Some(pb::event::Kind::NeighborControl(n)),
@@ -142,7 +145,10 @@ async fn control_plane_restart_loses_nothing_and_reconciles() {
     let mut s_2 = Session::attach(&mut c1, 2)
         .await
         .unwrap_or_else(|e| u1.fail(format!("attach generation 2: {e}")));
-    assert_eq!(s_2.attached.stale_entries, 4, "route, flood tree, 2 static entries");
+    assert_eq!(
+        s_2.attached.stale_entries, 4,
+        "route, flood tree, 2 static entries"
+    );
     assert!(s_2.attached.warm);
     let r = read(&mut c1, false).await;
     assert!(r.control_attached && r.generation == 2);
@@ -155,7 +161,10 @@ async fn control_plane_restart_loses_nothing_and_reconciles() {
     .unwrap_or_else(|e| u2.fail(e));
 
     // A lower generation cannot attach; the old generation cannot write.
-    let err = Session::attach(&mut c1, 1).await.err().expect("generation 1 refused");
+    let err = Session::attach(&mut c1, 1)
+        .await
+        .err()
+        .expect("generation 1 refused");
     assert_eq!(err.code(), Code::FailedPrecondition, "{err}");
     assert!(err.message().contains("generation"), "{err}");
     let before = timeless(read(&mut c1, true).await);
@@ -163,14 +172,20 @@ async fn control_plane_restart_loses_nothing_and_reconciles() {
         .await
         .expect_err("a write of generation 1 is fenced off");
     assert_eq!(err.code(), Code::FailedPrecondition, "{err}");
-    assert_eq!(timeless(read(&mut c1, true).await), before, "a fenced write changed something");
+    assert_eq!(
+        timeless(read(&mut c1, true).await),
+        before,
+        "a fenced write changed something"
+    );
 
     // Re-write the route and the flood tree, not the static entries; done: those two are swept.
     write(&mut c1, 2, stack_program(2, 1, None))
         .await
         .unwrap_or_else(|e| u1.fail(format!("re-write: {e}")));
-    s_2.send(pb::session_request::Msg::ReconcileDone(pb::ReconcileDone {}))
-        .await;
+    s_2.send(pb::session_request::Msg::ReconcileDone(
+        pb::ReconcileDone {},
+    ))
+    .await;
     let swept = s_2
         .wait_for("Swept", WAIT, |m| match m {
             pb::session_response::Msg::Swept(s) => Some(s.clone()),

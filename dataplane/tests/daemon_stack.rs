@@ -32,7 +32,11 @@ async fn flood_and_unicast_across_the_stack() {
             .iter()
             .filter(|g| g.src == a.mac && g.tag == 1 && g.dst == BROADCAST)
             .count();
-        assert_eq!(copies, 1, "{} got A's broadcast {copies} times: {got:?}", h.name);
+        assert_eq!(
+            copies, 1,
+            "{} got A's broadcast {copies} times: {got:?}",
+            h.name
+        );
     }
     // B answers A by unicast: only A gets it.
     b.send(a.mac, 3, 3);
@@ -69,16 +73,29 @@ async fn flood_and_unicast_across_the_stack() {
     let (mut c1, mut c2) = (t.c1.clone(), t.c2.clone());
     let r1 = read(&mut c1, true).await;
     let r2 = read(&mut c2, true).await;
-    let check = |r: &pb_read::ReadResponse, here: &Host, there: &Host, other_unit: u32, d: &Daemon| {
-        let l = fdb_entry(r, 1, here.mac)
-            .unwrap_or_else(|| d.fail(format!("{} not learned: {:?}", here.name, r.fdb)));
-        assert_eq!(dest_of(&l), local(port(0, 1)), "{} on unit {}", here.name, d.unit);
-        assert!(!l.is_static && !l.stale);
-        let rm = fdb_entry(r, 1, there.mac)
-            .unwrap_or_else(|| d.fail(format!("{} not learned: {:?}", there.name, r.fdb)));
-        assert_eq!(dest_of(&rm), remote(other_unit, 1), "{} on unit {}", there.name, d.unit);
-        assert!(!rm.is_static);
-    };
+    let check =
+        |r: &pb_read::ReadResponse, here: &Host, there: &Host, other_unit: u32, d: &Daemon| {
+            let l = fdb_entry(r, 1, here.mac)
+                .unwrap_or_else(|| d.fail(format!("{} not learned: {:?}", here.name, r.fdb)));
+            assert_eq!(
+                dest_of(&l),
+                local(port(0, 1)),
+                "{} on unit {}",
+                here.name,
+                d.unit
+            );
+            assert!(!l.is_static && !l.stale);
+            let rm = fdb_entry(r, 1, there.mac)
+                .unwrap_or_else(|| d.fail(format!("{} not learned: {:?}", there.name, r.fdb)));
+            assert_eq!(
+                dest_of(&rm),
+                remote(other_unit, 1),
+                "{} on unit {}",
+                there.name,
+                d.unit
+            );
+            assert!(!rm.is_static);
+        };
     check(&r1, a, b, 2, &t.u1);
     check(&r2, b, a, 1, &t.u2);
     // Without include_learned, nothing learned is listed.

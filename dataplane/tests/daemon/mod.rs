@@ -235,10 +235,8 @@ pub struct Daemon {
 /// A fresh directory under the system temp dir, unique per test process and call.
 pub fn temp_dir(what: &str) -> PathBuf {
     let n = DAEMON_SEQ.fetch_add(1, Ordering::SeqCst);
-    let dir = std::env::temp_dir().join(format!(
-        "dataplaned-test-{}-{n}-{what}",
-        std::process::id()
-    ));
+    let dir =
+        std::env::temp_dir().join(format!("dataplaned-test-{}-{n}-{what}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(&dir).expect("temp dir");
     dir
@@ -527,8 +525,13 @@ pub fn attach_msg(generation: u64) -> pb::SessionRequest {
 pub async fn open_session(
     c: &mut Client,
     first: pb::SessionRequest,
-) -> Result<(mpsc::Sender<pb::SessionRequest>, tonic::Streaming<pb::SessionResponse>), tonic::Status>
-{
+) -> Result<
+    (
+        mpsc::Sender<pb::SessionRequest>,
+        tonic::Streaming<pb::SessionResponse>,
+    ),
+    tonic::Status,
+> {
     let (tx, rx) = mpsc::channel(64);
     tx.send(first).await.expect("queue the first message");
     let resp = c.session(ReceiverStream::new(rx)).await?;
@@ -596,9 +599,7 @@ impl Session {
                         "session ended ({status}) before {what}; seen: {seen:?}"
                     ))
                 }
-                Ok(Ok(None)) => {
-                    return Err(format!("session ended before {what}; seen: {seen:?}"))
-                }
+                Ok(Ok(None)) => return Err(format!("session ended before {what}; seen: {seen:?}")),
                 Ok(Ok(Some(r))) => {
                     if let Some(m) = r.msg {
                         if let Some(t) = want(&m) {
@@ -613,7 +614,11 @@ impl Session {
 }
 
 /// A link event for `port` with `up`, if `m` is one.
-pub fn link_event(m: &pb::session_response::Msg, p: pb::PortRef, up: bool) -> Option<pb::LinkEvent> {
+pub fn link_event(
+    m: &pb::session_response::Msg,
+    p: pb::PortRef,
+    up: bool,
+) -> Option<pb::LinkEvent> {
     match m {
         pb::session_response::Msg::Event(pb::Event {
             kind: Some(pb::event::Kind::Link(l)),
