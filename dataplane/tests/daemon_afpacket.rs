@@ -65,6 +65,9 @@ fn run(cmd: &str, args: &[&str]) -> String {
 
 static NS_SEQ: AtomicU32 = AtomicU32::new(0);
 
+/// One test at a time: they are timing-sensitive (the PFC watchdog's 200 ms) and CPU-bound.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// A host namespace with a veth into it; the root end (`port_if`) is for dataplaned.
 struct HostNs {
     ns: String,
@@ -176,6 +179,7 @@ async fn ping_between_namespaces_through_dataplaned() {
     if !can_run(&["ip", "ping"]) {
         return;
     }
+    let _serial = SERIAL.lock().await;
     let h1 = HostNs::new("h1", "198.18.0.1/24");
     let h2 = HostNs::new("h2", "198.18.0.2/24");
     let d = Daemon::start(
@@ -251,6 +255,7 @@ async fn pfc_on_the_wire_when_a_lossless_pg_crosses_xoff() {
     if !can_run(&["ip", "python3", "tshark"]) {
         return;
     }
+    let _serial = SERIAL.lock().await;
     let h1 = HostNs::new("h1", "198.18.0.1/24");
     let h2 = HostNs::new("h2", "198.18.0.2/24");
     // 0/2 at 10M: what comes in at veth speed on 0/1 queues up behind it.
@@ -367,6 +372,7 @@ async fn received_pfc_pauses_its_priority_only() {
     if !can_run(&["ip", "python3"]) {
         return;
     }
+    let _serial = SERIAL.lock().await;
     let h1 = HostNs::new("h1", "198.18.0.1/24");
     let h2 = HostNs::new("h2", "198.18.0.2/24");
     let d = Daemon::start(
@@ -433,6 +439,25 @@ listen(2, 0.3)
 "#,
         ifname = h2.host_if
     );
+    // h1's sender starts now and waits for a line on stdin: the frames must follow the pause
+    // by milliseconds, well within the PFC watchdog's 200 ms.
+    let h1mac = h1.mac.replace(':', "");
+    let frames = format!(
+        "[bytes.fromhex('{h2mac}{h1mac}8100')+bytes([p<<5,10])+b'\\x88\\xb6ST'+bytes([i])+bytes(100) \
+         for i in range(10) for p in ((3,) if i%2==0 else (0,))]"
+    );
+    let mut sender = h1
+        .command(&[
+            "python3",
+            "-c",
+            &format!(
+                "import sys\nsys.stdin.readline()\n{}",
+                py_send(&h1.host_if, &frames)
+            ),
+        ])
+        .stdin(Stdio::piped())
+        .spawn()
+        .expect("python3 in h1");
     let mut listener = h2
         .command(&["python3", "-c", &script])
         .stdout(Stdio::piped())
@@ -462,7 +487,14 @@ listen(2, 0.3)
             ))
         }
     }
-    // The pause reached 0/2 (bounded poll), then h1 sends VLAN 10 frames, PCP 3 and PCP 0.
+    // h1 sends VLAN 10 frames, PCP 3 and PCP 0, right behind the pause.
+    {
+        use std::io::Write;
+        let mut stdin = sender.stdin.take().expect("stdin");
+        stdin.write_all(b"go\n").expect("start h1's sender");
+    }
+    let sent = sender.wait().expect("h1's sender");
+    assert!(sent.success(), "h1's sender failed");
     let mut cc = c.clone();
     poll_until(WAIT, || {
         let mut cc = cc.clone();
@@ -473,12 +505,6 @@ listen(2, 0.3)
     })
     .await
     .unwrap_or_else(|| d.fail("pfc_rx[3] of 0/2 did not count h2's pause"));
-    let h1mac = h1.mac.replace(':', "");
-    let frames = format!(
-        "[bytes.fromhex('{h2mac}{h1mac}8100')+bytes([p<<5,10])+b'\\x88\\xb6ST'+bytes([i])+bytes(100) \
-         for i in range(10) for p in ((3,) if i%2==0 else (0,))]"
-    );
-    h1.exec(&["python3", "-c", &py_send(&h1.host_if, &frames)]);
     // While paused: priority 3's queue on 0/2 holds frames.
     let depth = poll_until(WAIT, || {
         let mut cc = cc.clone();
