@@ -175,6 +175,10 @@ impl PortBackend for AfPacketBackend {
     fn describe(&self) -> String {
         format!("afpacket {} (ifindex {})", self.interface, self.ifindex)
     }
+
+    fn stats(&self) -> SocketStats {
+        self.stats
+    }
 }
 
 #[cfg(test)]

@@ -51,6 +51,11 @@ pub trait PortBackend: Send + std::fmt::Debug {
     fn raw_fd(&self) -> Option<RawFd>;
     /// A short description for logs, e.g. "udp 127.0.0.1:7001 -> 127.0.0.1:7002".
     fn describe(&self) -> String;
+    /// What the backend counted itself (frames it dropped before the engine saw them);
+    /// zeros for a backend that counts nothing.
+    fn stats(&self) -> SocketStats {
+        SocketStats::default()
+    }
 }
 
 /// How to build a backend (parsed from the daemon's config elsewhere).

@@ -137,6 +137,10 @@ impl PortBackend for UdpBackend {
     fn describe(&self) -> String {
         format!("udp {} -> {}", self.local, self.peer)
     }
+
+    fn stats(&self) -> SocketStats {
+        self.stats
+    }
 }
 
 #[cfg(test)]

@@ -403,7 +403,13 @@ impl Forwarder {
                 ));
             }
             Command::Counters { reply } => {
-                let _ = reply.send(convert::counters_response(&self.engine));
+                let mut counters = convert::counters_response(&self.engine);
+                // Frames too short (or long) to be Ethernet never reach the engine: the
+                // backend drops and counts them. They are this port's malformed frames too.
+                for (c, port) in counters.ports.iter_mut().zip(&self.ports) {
+                    c.rx_malformed += port.stats().malformed;
+                }
+                let _ = reply.send(counters);
             }
         }
     }
