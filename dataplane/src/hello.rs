@@ -57,7 +57,8 @@ pub struct HelloCounters {
     pub sent: u64,
     /// Hellos received.
     pub received: u64,
-    /// Hellos missed: gaps in the peer's sequence numbers.
+    /// Hellos missed: gaps in the peer's sequence numbers, plus the intervals without one
+    /// before the link was declared down.
     pub lost: u64,
     /// Times the link was declared down.
     pub link_downs: u64,
@@ -147,6 +148,10 @@ impl HelloSession {
             self.alive = false;
             self.last_seq = None;
             self.counters.link_downs += 1;
+            // The hellos that should have come since the last one are lost too, not only the
+            // gaps later hellos reveal.
+            let interval = duration_to_ps(self.config.interval).max(1);
+            self.counters.lost += (now.as_ps() - rx.as_ps()) / interval;
             return Some(HelloChange::Down);
         }
         None
@@ -330,6 +335,10 @@ mod tests {
         );
         assert!(!me.alive());
         assert_eq!(me.counters.link_downs, 1);
+        assert_eq!(
+            me.counters.lost, 3,
+            "three intervals passed without a hello"
+        );
     }
 
     #[test]
