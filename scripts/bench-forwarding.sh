@@ -6,7 +6,7 @@
 #   vg<id> ===veth=== va<id> [dataplaned | bridge] vb<id> ===veth=== vs<id>
 #
 # The generator is dataplane/examples/frame_blaster.rs in the gen namespace (AF_PACKET,
-# sendmmsg of 64 frames in a tight loop for SECS seconds), unicast to 02:00:00:00:00:02, the
+# sendmmsg of 64 frames in a tight loop for SECS seconds; EtherType 0x88B6), unicast to 02:00:00:00:00:02, the
 # sink's MAC, which the sink has sent one frame from beforehand so both forwarders learned it.
 # Forwarded = delta of the sink veth's rx_packets (read inside its namespace).
 # (Kernel pktgen would be the stronger generator but this kernel is built without it:
@@ -79,7 +79,7 @@ if [ "$mode" = udp ]; then
 fi
 [ "$(id -u)" = 0 ] || { echo "bench-forwarding: needs root" >&2; exit 1; }
 
-cargo build --release -q -p dataplane --bin dataplaned --example frame_blaster
+cargo build --release -q -p dataplane --bin dataplaned --example frame_blaster --example grpc_bench
 dpd="$PWD/target/release/dataplaned"
 blaster="$PWD/target/release/examples/frame_blaster"
 
@@ -171,6 +171,8 @@ run_dataplaned() {
     for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.05; done
     [ -S "$sock" ] || { echo "dataplaned did not start:" >&2; cat "$tmp/dataplaned.log" >&2; exit 1; }
     measure dataplaned
+    # The daemon's own view: frames it read off A (the rest of "at A" overflowed its socket).
+    "$PWD/target/release/examples/grpc_bench" --socket "$sock" --counters | sed 's/^/           dataplaned /'
     kill "$dpd_pid"; wait "$dpd_pid" 2>/dev/null || true; dpd_pid=""
 }
 

@@ -109,9 +109,10 @@ fn frame(o: &Opts, seq: usize) -> Bytes {
     let mut f = vec![0u8; o.len];
     f[..6].copy_from_slice(&o.dst);
     f[6..12].copy_from_slice(&o.src);
-    // An EtherType nobody's stack consumes (local experimental), so the sink kernel just
-    // counts and drops it.
-    f[12..14].copy_from_slice(&[0x88, 0xb5]);
+    // Local experimental EtherType 2 (0x88B6): nobody's stack consumes it, so the sink kernel
+    // just counts and drops it. (Not 0x88B5: that is stackd's stack-link EtherType, which
+    // dataplaned discards on front ports.)
+    f[12..14].copy_from_slice(&[0x88, 0xb6]);
     f[14..16].copy_from_slice(&(seq as u16).to_be_bytes());
     Bytes::from(f)
 }

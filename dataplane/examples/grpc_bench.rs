@@ -15,6 +15,7 @@
 //! cargo run --release -p dataplane --example grpc_bench -- \
 //!     --socket /run/dataplaned-bench/grpc.sock [--batch 10000] [--entries 30000] \
 //!     [--rounds 10] [--calls 10000] [--inflight 1] [--port 0/1]
+//! grpc_bench --socket PATH --counters   # just print the per-port counters, no session
 //! ```
 #![allow(missing_docs)]
 
@@ -37,6 +38,7 @@ struct Opts {
     rounds: usize,
     calls: usize,
     inflight: usize,
+    counters_only: bool,
     slot: u32,
     port: u32,
 }
@@ -44,7 +46,7 @@ struct Opts {
 fn usage(msg: &str) -> ! {
     eprintln!("grpc_bench: {msg}");
     eprintln!(
-        "usage: grpc_bench --socket PATH [--batch N] [--entries N] [--rounds N] [--calls N] [--inflight N] [--port SLOT/PORT]"
+        "usage: grpc_bench --socket PATH [--counters] [--batch N] [--entries N] [--rounds N] [--calls N] [--inflight N] [--port SLOT/PORT]"
     );
     std::process::exit(2)
 }
@@ -57,12 +59,17 @@ fn parse_opts() -> Opts {
         rounds: 10,
         calls: 10_000,
         inflight: 1,
+        counters_only: false,
         slot: 0,
         port: 1,
     };
     let args: Vec<String> = std::env::args().skip(1).collect();
     let mut it = args.iter();
     while let Some(a) = it.next() {
+        if a == "--counters" {
+            o.counters_only = true;
+            continue;
+        }
         let val = it
             .next()
             .unwrap_or_else(|| usage(&format!("{a} needs a value")));
@@ -173,6 +180,23 @@ async fn main() -> Result<(), BoxError> {
     let mut client = DataplaneClient::new(channel)
         .max_decoding_message_size(64 << 20)
         .max_encoding_message_size(64 << 20);
+    if o.counters_only {
+        let c = client.get_counters(pb::CountersRequest {}).await?.into_inner();
+        for p in c.ports {
+            let mut discards: Vec<_> = p.discards.iter().filter(|(_, v)| **v > 0).collect();
+            discards.sort();
+            let tx_drops: u64 = p.queues.iter().map(|q| q.dropped_frames).sum();
+            println!(
+                "port {}/{}: rx {} tx {} malformed {} queue drops {tx_drops} discards {discards:?}",
+                p.port.as_ref().map_or(0, |r| r.slot),
+                p.port.as_ref().map_or(0, |r| r.port),
+                p.rx_frames,
+                p.tx_frames,
+                p.rx_malformed
+            );
+        }
+        return Ok(());
+    }
 
     // Attach a session and keep it open: writes are fenced to the attached generation.
     let generation = SystemTime::now().duration_since(UNIX_EPOCH)?.as_micros() as u64;
