@@ -19,7 +19,9 @@
 #
 # Usage: scripts/bench-forwarding.sh [veth|udp] [SECS=10] [RUNS=2]   (veth needs root)
 # Environment: PIN=1 pins the generator to CPU 0 and dataplaned to CPU 1 (default: unpinned);
-#              LEN=60 frame length without FCS (60 = a 64-byte frame on the wire).
+#              LEN=60 frame length without FCS (60 = a 64-byte frame on the wire);
+#              RPS=1 steers A's receive processing to CPU 1 (rps_cpus), in both runs: the bridge
+#              then forwards on CPU 1 instead of in the generator's softirq on CPU 0.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=veth
@@ -37,7 +39,8 @@ if [ "$mode" = udp ]; then
     trap '[ -n "$dpd_pid" ] && kill "$dpd_pid" 2>/dev/null; wait; rm -rf "$tmp"' EXIT INT TERM
     base=$((20000 + $$ % 20000))
     G=127.0.0.1:$base; P1=127.0.0.1:$((base + 1)); P2=127.0.0.1:$((base + 2)); S=127.0.0.1:$((base + 3))
-    pinned() { if [ "$pin" = 1 ]; then taskset -c "$1" "${@:2}"; else "${@:2}"; fi; }
+    # taskset or nothing, then the command (exec'd, so a backgrounded one's $! is the command's).
+    pinned() { if [ "$pin" = 1 ]; then exec taskset -c "$1" "${@:2}"; else exec "${@:2}"; fi; }
     # gen -> sink; $1 = label, $2 = where the generator sends, $3 = the sink's peer.
     udp_measure() {
         local label="$1" to="$2" from="$3"
@@ -64,7 +67,7 @@ if [ "$mode" = udp ]; then
     for r in $(seq "$runs"); do
         echo "--- run $r"
         RUST_LOG=warn pinned 1 "$dpd" --unit 1 --grpc-socket "$tmp/grpc.sock" \
-            --port "0/1,10G,udp,$P1,$G" --port "0/2,10G,udp,$P2,$S" 2>"$tmp/dataplaned.log" &
+            --port "0/1,10G,udp,$P1,$G" --port "0/2,10G,udp,$P2,$S" >/dev/null 2>"$tmp/dataplaned.log" &
         dpd_pid=$!
         for _ in $(seq 100); do [ -S "$tmp/grpc.sock" ] && break; sleep 0.05; done
         udp_measure dataplaned "$P1" "$P2"
@@ -120,9 +123,13 @@ LINK=$vs quiet_v6 ip netns exec "$sink"
 ip -n "$gen" link set "$vg" up
 ip -n "$sink" link set "$vs" up
 ip -n "$gen" link set lo up
+if [ "${RPS:-0}" = 1 ]; then echo 2 >"/sys/class/net/$va/queues/rx-0/rps_cpus"; fi
 ip -n "$sink" link set lo up
 
 stat() { cat "/sys/class/net/$1/statistics/$2"; }
+# CPU ticks: the whole machine's busy and total (from /proc/stat), and dataplaned's (utime+stime).
+busy_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8, $2 + $3 + $4 + $5 + $6 + $7 + $8 }' /proc/stat; }
+dpd_ticks() { if [ -n "$dpd_pid" ]; then awk '{ print $14 + $15 }' "/proc/$dpd_pid/stat"; else echo 0; fi; }
 sink_stat() { ip netns exec "$sink" cat "/sys/class/net/$vs/statistics/$1"; }
 gen_run() {
     if [ "$pin" = 1 ]; then
@@ -135,6 +142,7 @@ gen_run() {
 # One measurement through whatever forwards between va and vb now. Prints a result line.
 measure() {
     local mode="$1"
+    echo "           ($mode: loadavg before: $(cut -d" " -f1-3 /proc/loadavg))"
     # Teach the forwarder where the sink is, and let it settle.
     ip netns exec "$sink" "$blaster" afpacket "$vs" --once --src 02:00:00:00:00:02 --dst 02:00:00:00:00:01 >/dev/null
     gen_run afpacket "$vg" --once --len "$len" >/dev/null
@@ -143,8 +151,12 @@ measure() {
     s0=$(sink_stat rx_packets); a0=$(stat "$va" rx_packets); b0=$(stat "$vb" tx_packets)
     g0=$(ip netns exec "$gen" cat "/sys/class/net/$vg/statistics/tx_dropped")
     d0=$(stat "$vb" tx_dropped)
+    local c0 p0
+    c0=$(busy_ticks); p0=$(dpd_ticks)
     local out
     out=$(gen_run afpacket "$vg" --secs "$secs" --len "$len")
+    local c1 p1
+    c1=$(busy_ticks); p1=$(dpd_ticks)
     sleep 1 # drain
     local s1 a1 b1 g1 d1
     s1=$(sink_stat rx_packets); a1=$(stat "$va" rx_packets); b1=$(stat "$vb" tx_packets)
@@ -158,6 +170,11 @@ measure() {
         printf "%-10s offered %9.0f pps (sent %d in %.2f s, gen veth drops %d) | at A %9.0f pps | forwarded %9.0f pps (%d; B tx %d, B tx_dropped %d) | %.1f%% of offered\n",
             m, sent / t, sent, t, gdrop, arr / t, fwd / t, fwd, btx, bdrop, 100 * fwd / (sent ? sent : 1)
     }'
+    awk -v c0="$c0" -v c1="$c1" -v p0="$p0" -v p1="$p1" -v hz="$(getconf CLK_TCK)" -v t="$gsecs" 'BEGIN {
+        split(c0, a, " "); split(c1, b, " ");
+        printf "           CPU while sending: machine %.0f%% busy of %d CPUs", 100 * (b[1] - a[1]) / (b[2] - a[2]), '"$(nproc)"';
+        if (p1 > 0) printf ", dataplaned %.0f%% of one CPU", 100 * (p1 - p0) / hz / t;
+        printf "\n" }'
     echo "$mode $(awk -v f=$((s1 - s0)) -v t="$gsecs" 'BEGIN{printf "%.0f", f / t}')" >>"$tmp/rates"
 }
 
@@ -166,7 +183,7 @@ run_dataplaned() {
     local cmd=("$dpd" --unit 1 --grpc-socket "$sock"
         --port "0/1,10G,afpacket,$va" --port "0/2,10G,afpacket,$vb")
     if [ "$pin" = 1 ]; then cmd=(taskset -c 1 "${cmd[@]}"); fi
-    RUST_LOG=warn "${cmd[@]}" 2>"$tmp/dataplaned.log" &
+    RUST_LOG=warn "${cmd[@]}" >/dev/null 2>"$tmp/dataplaned.log" &
     dpd_pid=$!
     for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.05; done
     [ -S "$sock" ] || { echo "dataplaned did not start:" >&2; cat "$tmp/dataplaned.log" >&2; exit 1; }
@@ -188,7 +205,7 @@ run_bridge() {
 }
 
 echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) CPUs, kernel $(uname -r)"
-echo "frames: $((len + 4)) bytes on the wire ($len without FCS), ${secs} s per measurement, $runs runs, PIN=$pin"
+echo "frames: $((len + 4)) bytes on the wire ($len without FCS), ${secs} s per measurement, $runs runs, PIN=$pin RPS=${RPS:-0}"
 for r in $(seq "$runs"); do
     echo "--- run $r"
     run_dataplaned

@@ -16,18 +16,19 @@ cargo build --release -q -p dataplane --bin dataplaned --example grpc_bench
 tmp=$(mktemp -d /tmp/bench-grpc.XXXXXX)
 dpd_pid=""
 trap '[ -n "$dpd_pid" ] && kill "$dpd_pid" 2>/dev/null; wait; rm -rf "$tmp"' EXIT INT TERM
-pinned() { if [ "$pin" = 1 ]; then taskset -c "$1" "${@:2}"; else "${@:2}"; fi; }
+# taskset or nothing, then the command (exec'd, so a backgrounded one's $! is the command's).
+pinned() { if [ "$pin" = 1 ]; then exec taskset -c "$1" "${@:2}"; else exec "${@:2}"; fi; }
 base=$((40000 + $$ % 20000))
 sock="$tmp/grpc.sock"
 RUST_LOG=warn pinned 1 target/release/dataplaned --unit 1 --grpc-socket "$sock" \
     --port "0/1,10G,udp,127.0.0.1:$base,127.0.0.1:$((base + 1))" \
-    --port "0/2,10G,udp,127.0.0.1:$((base + 2)),127.0.0.1:$((base + 3))" 2>"$tmp/dataplaned.log" &
+    --port "0/2,10G,udp,127.0.0.1:$((base + 2)),127.0.0.1:$((base + 3))" >/dev/null 2>"$tmp/dataplaned.log" &
 dpd_pid=$!
 for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.05; done
 [ -S "$sock" ] || { echo "dataplaned did not start:" >&2; cat "$tmp/dataplaned.log" >&2; exit 1; }
 echo "machine: $(lscpu | sed -n 's/^Model name: *//p'), $(nproc) CPUs, kernel $(uname -r), PIN=$pin"
 for r in $(seq "$runs"); do
     echo "--- run $r"
-    pinned 0 target/release/examples/grpc_bench --socket "$sock" "$@"
+    (pinned 0 target/release/examples/grpc_bench --socket "$sock" "$@")
 done
 grep -E 'WARN|ERROR' "$tmp/dataplaned.log" | head -5 || true
