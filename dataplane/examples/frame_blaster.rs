@@ -84,7 +84,10 @@ fn main() {
     };
     let mut it = rest.iter();
     while let Some(a) = it.next() {
-        let mut val = || it.next().unwrap_or_else(|| usage(&format!("{a} needs a value")));
+        let mut val = || {
+            it.next()
+                .unwrap_or_else(|| usage(&format!("{a} needs a value")))
+        };
         match a.as_str() {
             "--secs" => o.secs = val().parse().unwrap_or_else(|_| usage("bad --secs")),
             "--len" => o.len = val().parse().unwrap_or_else(|_| usage("bad --len")),
@@ -168,8 +171,7 @@ fn receive(port: &mut dyn PortBackend, secs: f64) {
         if now >= stop {
             break;
         }
-        if !backend::wait_readable(port, (stop - now).min(Duration::from_millis(50)))
-            .expect("poll")
+        if !backend::wait_readable(port, (stop - now).min(Duration::from_millis(50))).expect("poll")
         {
             continue;
         }

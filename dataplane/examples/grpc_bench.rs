@@ -5,7 +5,8 @@
 //!   default, which also holds learned entries), then DELETE batches emptying it again; SET and
 //!   DELETE rates reported separately, over all rounds.
 //! * **Unary latency**: `--calls` sequential `GetCounters` calls and as many one-entry `Write`s
-//!   (alternately SET and DELETE of one entry), p50/p90/p99/max.
+//!   (alternately SET and DELETE of one entry), p50/p90/p99/max; and, for reference, as many
+//!   `grpc.health.v1.Health/Check`s, which tonic answers without the forwarding thread.
 //!
 //! It attaches a control session first (generation: the current Unix time in microseconds, so
 //! it takes over from anything attached before) and keeps it open for the run. Entries go to
@@ -146,9 +147,7 @@ async fn write_all(
             applied += u64::from(set.join_next().await.expect("a task")??);
         }
         let mut c = client.clone();
-        set.spawn(async move {
-            Ok::<_, tonic::Status>(c.write(req).await?.into_inner().applied)
-        });
+        set.spawn(async move { Ok::<_, tonic::Status>(c.write(req).await?.into_inner().applied) });
     }
     while let Some(r) = set.join_next().await {
         applied += u64::from(r??);
@@ -177,11 +176,14 @@ fn percentiles(name: &str, mut samples: Vec<Duration>) {
 async fn main() -> Result<(), BoxError> {
     let o = parse_opts();
     let channel = connect(o.socket.clone()).await?;
-    let mut client = DataplaneClient::new(channel)
+    let mut client = DataplaneClient::new(channel.clone())
         .max_decoding_message_size(64 << 20)
         .max_encoding_message_size(64 << 20);
     if o.counters_only {
-        let c = client.get_counters(pb::CountersRequest {}).await?.into_inner();
+        let c = client
+            .get_counters(pb::CountersRequest {})
+            .await?
+            .into_inner();
         for p in c.ports {
             let mut discards: Vec<_> = p.discards.iter().filter(|(_, v)| **v > 0).collect();
             discards.sort();
@@ -226,7 +228,9 @@ async fn main() -> Result<(), BoxError> {
     // End the reconcile at once so no timer sweeps our entries mid-run.
     session_tx
         .send(pb::SessionRequest {
-            msg: Some(pb::session_request::Msg::ReconcileDone(pb::ReconcileDone {})),
+            msg: Some(pb::session_request::Msg::ReconcileDone(
+                pb::ReconcileDone {},
+            )),
         })
         .await?;
     // Drain the session's events in the background (learned MACs etc.).
@@ -277,8 +281,23 @@ async fn main() -> Result<(), BoxError> {
         del_n as f64 / del_time.as_secs_f64()
     );
 
-    // (b) Unary latency.
+    // (b) Unary latency. First the standard health check, which tonic answers without the
+    // forwarding thread: the gRPC-over-UDS round trip alone, to compare the others with.
     let warm = (o.calls / 20).max(10);
+    let mut health = tonic_health::pb::health_client::HealthClient::new(channel.clone());
+    let mut samples = Vec::with_capacity(o.calls);
+    for i in 0..o.calls + warm {
+        let t = Instant::now();
+        health
+            .check(tonic_health::pb::HealthCheckRequest {
+                service: String::new(),
+            })
+            .await?;
+        if i >= warm {
+            samples.push(t.elapsed());
+        }
+    }
+    percentiles("Health/Check (no forwarding thread)", samples);
     let mut samples = Vec::with_capacity(o.calls);
     for i in 0..o.calls + warm {
         let t = Instant::now();
