@@ -12,7 +12,7 @@
 //!   --len N         frame length without FCS (default 60: a 64-byte frame on the wire)
 //!   --dst MAC       destination (default 02:00:00:00:00:02)
 //!   --src MAC       source (default 02:00:00:00:00:01)
-//!   --once          send a single frame and exit (to let forwarders learN --src)
+//!   --once          send a single frame and exit (so that forwarders learn --src)
 //!   --count-rx      receive instead of send, counting frames for --secs
 //! ```
 //!
