@@ -16,7 +16,7 @@
 //!
 //! Sans-IO like the engine: time comes in as arguments.
 
-use std::collections::HashMap;
+use rustc_hash::{FxHashMap, FxHashSet};
 
 use pnet_base::MacAddr;
 use thiserror::Error;
@@ -129,7 +129,7 @@ pub enum WriteError {
 #[derive(Debug, Default)]
 pub struct Programmer {
     /// Everything programmed and not deleted, with its stale flag.
-    programmed: HashMap<Entity, bool>,
+    programmed: FxHashMap<Entity, bool>,
     /// When the reconcile in progress gets swept by timeout.
     reconcile_deadline: Option<Instant>,
 }
@@ -143,7 +143,7 @@ impl Programmer {
     /// Validates the whole batch against `engine`, then applies it. Returns the number of
     /// updates applied (all of them) or why none was.
     pub fn write(&mut self, engine: &mut Engine, updates: &[Update]) -> Result<usize, WriteError> {
-        let mut new_fdb = std::collections::HashSet::new();
+        let mut new_fdb = FxHashSet::default();
         for (index, update) in updates.iter().enumerate() {
             check(engine, update).map_err(|(suffix, source)| {
                 let mut field = format!("updates[{index}].{}", update.field_name());

@@ -84,6 +84,13 @@ impl AfPacketBackend {
                 false
             }
         };
+        // Transmit straight to the driver, skipping the qdisc layer (Linux ≥ 3.14): a switch
+        // port schedules its own egress, and the qdisc's enqueue/dequeue was a large part of
+        // sendmmsg's cost. Best effort: without it frames go through the qdisc as before.
+        const PACKET_QDISC_BYPASS: libc::c_int = 20;
+        if let Err(e) = sys::setsockopt_int(fd.as_fd(), libc::SOL_PACKET, PACKET_QDISC_BYPASS, 1) {
+            tracing::debug!(interface, error = %e, "PACKET_QDISC_BYPASS unavailable");
+        }
         sys::add_promisc(fd.as_fd(), ifindex)
             .map_err(|e| setup(format!("promiscuous mode on ifindex {ifindex}"), e))?;
         let (rcv, snd) = sys::set_buffers(fd.as_fd(), SOCKET_BUFFER_BYTES as libc::c_int);

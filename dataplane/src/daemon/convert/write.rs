@@ -36,8 +36,32 @@ pub fn updates_from_proto(
     updates
         .iter()
         .enumerate()
-        .map(|(i, u)| update_from_proto(engine, u, &format!("updates[{i}]")))
+        .map(|(i, u)| {
+            fdb_fast(engine, u)
+                .unwrap_or_else(|| update_from_proto(engine, u, &format!("updates[{i}]")))
+        })
         .collect()
+}
+
+/// Static FDB entries are the bulk of large writes: converts a valid one without building a
+/// single field path (the validators only format their field on error). Anything else, and
+/// every error, goes the general way, which names the field: `None` here.
+fn fdb_fast(engine: &Engine, u: &pb::Update) -> Option<Result<Update, ConvertError>> {
+    use pb::update::{Entity as E, Op};
+    let Some(E::Fdb(f)) = &u.entity else {
+        return None;
+    };
+    let vid = vid(f.vid, "").ok()?;
+    let mac = mac(f.mac, "").ok()?;
+    match Op::try_from(u.op).ok()? {
+        Op::Set => Some(Ok(Update::SetFdb(
+            vid,
+            mac,
+            fdb_dest(engine, f.dest.as_ref(), "").ok()?,
+        ))),
+        Op::Delete => Some(Ok(Update::DeleteFdb(vid, mac))),
+        Op::Unspecified => None,
+    }
 }
 
 fn update_from_proto(engine: &Engine, u: &pb::Update, at: &str) -> Result<Update, ConvertError> {
@@ -129,23 +153,28 @@ fn fdb_dest(
 ) -> Result<FdbDestination, ConvertError> {
     use pb::fdb_destination::Dest;
     match dest.and_then(|d| d.dest.as_ref()) {
-        Some(Dest::Local(p)) => Ok(FdbDestination::Local(port_index(
-            engine,
-            Some(p),
-            &format!("{at}.local"),
-        )?)),
-        Some(Dest::Remote(r)) => Ok(FdbDestination::Remote {
-            unit: to_u8(
-                r.unit,
-                &format!("{at}.remote.unit"),
-                "a unit number (1..=15)",
-            )?,
-            port: to_u8(
-                r.port,
-                &format!("{at}.remote.port"),
-                "a front-panel port number (0..=255)",
-            )?,
-        }),
+        // Sub-paths are built only when something is wrong (this is the bulk-write path): the
+        // check runs again with the real path to name the field.
+        Some(Dest::Local(p)) => port_index(engine, Some(p), "")
+            .or_else(|_| port_index(engine, Some(p), &format!("{at}.local")))
+            .map(FdbDestination::Local),
+        Some(Dest::Remote(r)) => {
+            let unit = u8::try_from(r.unit).or_else(|_| {
+                to_u8(
+                    r.unit,
+                    &format!("{at}.remote.unit"),
+                    "a unit number (1..=15)",
+                )
+            })?;
+            let port = u8::try_from(r.port).or_else(|_| {
+                to_u8(
+                    r.port,
+                    &format!("{at}.remote.port"),
+                    "a front-panel port number (0..=255)",
+                )
+            })?;
+            Ok(FdbDestination::Remote { unit, port })
+        }
         None => Err(err(
             at,
             "required for SET: local {slot, port} or remote {unit, port}",
