@@ -16,7 +16,10 @@ use tokio_stream::wrappers::{TcpListenerStream, UnixListenerStream};
 
 /// The dataplane of one stack unit.
 #[derive(Parser, Debug)]
-#[command(version, about, long_about = None)]
+#[command(
+    version,
+    about = "The dataplane of one stack unit: forwards frames between its ports (UDP cables, AF_PACKET) and serves the stackd.dataplane.v1 gRPC API its control plane programs it through"
+)]
 struct Args {
     /// TOML configuration file (flags override it).
     #[arg(long, short = 'c')]
