@@ -1,0 +1,1 @@
+//! Deterministic multi-unit harness (to be written).
