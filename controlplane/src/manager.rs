@@ -329,12 +329,20 @@ impl StackManager {
         let advert = msg.advert;
         if advert.origin == self.cfg.mac {
             // Our own advert from before a restart: continue numbering after it.
-            if advert.seq >= self.seq {
+            let ours = self.last_sent.as_ref().is_some_and(|l| *l == advert);
+            if advert.seq > self.seq || (advert.seq == self.seq && !ours) {
                 self.seq = advert.seq;
                 self.last_sent = None;
             }
         } else if self.db.offer(now, port, advert.clone()) == Offer::Accepted {
-            let out: Vec<StackPort> = self.up_ports().filter(|q| *q != port).collect();
+            // Flood on, but not back to the unit it came from (on any link of the trunk).
+            let sender = msg.sender;
+            let out: Vec<StackPort> = self
+                .ports
+                .iter()
+                .filter(|(q, p)| p.up && **q != port && p.neighbour.map(|n| n.0) != Some(sender))
+                .map(|(q, _)| *q)
+                .collect();
             for q in out {
                 self.send_on(q, &advert);
             }
@@ -693,7 +701,10 @@ impl StackManager {
         let standby_rule = Rule::from_code(m.standby_rule).unwrap_or(rule);
         self.standby = (m.standby != 0).then_some((m.standby, standby_rule));
         self.role = match self.table.get(&me) {
-            None => Role::Joining,
+            // Not numbered yet: a newcomer is joining; a unit that was in a stack is a member
+            // waiting for its number (held until then).
+            None if matches!(before, Role::Joining | Role::Unassigned) => Role::Joining,
+            None => Role::Member,
             Some(0) => Role::Unassigned,
             Some(_) if m.standby == me => Role::Standby,
             Some(_) => Role::Member,
