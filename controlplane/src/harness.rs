@@ -347,7 +347,13 @@ impl Harness {
                 .min();
             let next = match (next_msg, next_timer) {
                 (Some(a), Some(b)) => a.min(b),
-                (a, b) => a.or(b).unwrap_or(end),
+                (a, b) => match a.or(b) {
+                    Some(t) => t,
+                    None => {
+                        self.now = self.now.max(end);
+                        return;
+                    }
+                },
             };
             if next > end {
                 self.now = end;
