@@ -92,6 +92,9 @@ struct Cable {
     was_up: bool,
 }
 
+/// What `settle` watches for change: index, role, master, epoch, held, unit, route count.
+type Fingerprint = (usize, Role, Option<u64>, u32, bool, u8, usize);
+
 /// N managers on virtual cabling with a virtual clock.
 #[derive(Debug)]
 pub struct Harness {
@@ -392,7 +395,7 @@ impl Harness {
         }
     }
 
-    fn fingerprint(&self) -> Vec<(usize, Role, Option<u64>, u32, bool, u8, usize)> {
+    fn fingerprint(&self) -> Vec<Fingerprint> {
         self.nodes
             .iter()
             .enumerate()

@@ -10,12 +10,13 @@
 //! * [`database`]: the advert database, with sequence numbers and ageing.
 //! * [`topology`]: the unit graph; ring/chain; trunks; routes with backups; the flood tree.
 //! * [`election`]: the election rules as pure functions; unit number assignment.
-//! * [`manager`]: the state machine that ties them together.
+//! * [`manager`]: the state machine that ties them together; [`api`]: its data types.
 //! * [`program`]: what the dataplane must be programmed with, as a diff.
 //! * `harness` (feature `harness`, and in tests): N managers on virtual cabling and a virtual
 //!   clock, with faults.
 #![deny(unsafe_code)]
 
+pub mod api;
 pub mod database;
 pub mod election;
 #[cfg(any(test, feature = "harness"))]
