@@ -1,5 +1,36 @@
-//! The stackd control plane: stack discovery, election, NSF and the operator CLI.
+//! The stackd control plane: the sans-IO stack manager.
 //!
-//! Nothing is implemented here yet; see the issue "stackd and stackctl". This crate exists so
-//! that the workspace has the shape DESIGN.md §1 describes.
+//! One [`StackManager`] per unit runs discovery, topology, election, split/merge handling and
+//! secure stacking as a plain state machine (DESIGN.md §2, §5): time comes in as `now`, bytes
+//! from stack links through [`StackManager::handle_message`], link changes through
+//! [`StackManager::handle_link`]; messages to send, dataplane writes and events come out of the
+//! `poll_*` calls, and [`StackManager::poll_timeout`] says when to call again.
+//!
+//! * [`wire`]: the stack control message format (documented byte layout, HMAC trailer).
+//! * [`database`]: the advert database, with sequence numbers and ageing.
+//! * [`topology`]: the unit graph; ring/chain; trunks; routes with backups; the flood tree.
+//! * [`election`]: the election rules as pure functions; unit number assignment.
+//! * [`manager`]: the state machine that ties them together; [`api`]: its data types.
+//! * [`program`]: what the dataplane must be programmed with, as a diff.
+//! * `harness` (feature `harness`, and in tests): N managers on virtual cabling and a virtual
+//!   clock, with faults.
 #![deny(unsafe_code)]
+
+pub mod api;
+pub mod database;
+pub mod election;
+#[cfg(any(test, feature = "harness"))]
+pub mod harness;
+pub mod manager;
+pub mod program;
+pub mod topology;
+pub mod wire;
+
+pub use election::Rule;
+pub use manager::{
+    LinkState, MemberView, MessageError, Persisted, StackConfig, StackEvent, StackManager,
+    StackView,
+};
+pub use program::{DataplaneWrite, Route};
+pub use topology::TopologyKind;
+pub use wire::{Role, StackPort};
