@@ -17,20 +17,9 @@ const DEADLINE: Duration = Duration::from_secs(5);
 /// Payload marker so the test ignores whatever else the kernel sends on a fresh link.
 const MARK: &[u8; 4] = b"STK!";
 
-fn is_root() -> bool {
-    // The effective uid is the second field of "Uid:" (real, effective, saved, fs).
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            let line = s.lines().find(|l| l.starts_with("Uid:"))?;
-            line.split_whitespace().nth(2).map(|euid| euid == "0")
-        })
-        .unwrap_or(false)
-}
-
 /// Returns false (after saying why) when this environment can't run these tests.
 fn can_run() -> bool {
-    if !is_root() {
+    if !dataplane::backend::running_as_root() {
         println!("skipped: needs root (CAP_NET_RAW)");
         return false;
     }

@@ -23,19 +23,9 @@ use std::time::{Duration, Instant};
 use daemon::*;
 use proto::dataplane::v1 as pb;
 
-fn is_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            let line = s.lines().find(|l| l.starts_with("Uid:"))?;
-            line.split_whitespace().nth(2).map(|euid| euid == "0")
-        })
-        .unwrap_or(false)
-}
-
 /// False (after printing why) when these tests cannot run here.
 fn can_run(needs: &[&str]) -> bool {
-    if !is_root() {
+    if !dataplane::backend::running_as_root() {
         println!("skipped: needs root (network namespaces, veth, CAP_NET_RAW)");
         return false;
     }

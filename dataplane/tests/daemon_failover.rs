@@ -91,25 +91,7 @@ async fn a_dead_stack_link_fails_over_to_the_backup_by_itself() {
     assert_eq!(r.stack_routes[0].active, Some(port(1, 1)));
 
     // Traffic A→B; the relay is cut at frame CUT_AT.
-    let b_sock = b.sock.try_clone().unwrap();
-    let receiver = std::thread::spawn(move || {
-        let host = Host {
-            name: "B".into(),
-            mac: mac(2, 1),
-            sock: b_sock,
-            port_addr: "127.0.0.1:9".parse().unwrap(),
-        };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let mut got = Vec::new();
-        while got.last().map(|(s, _)| *s) != Some(FRAMES - 1) {
-            match host.recv_until(deadline) {
-                Some(g) if g.tag == TAG => got.push((g.seq, Instant::now())),
-                Some(_) => {}
-                None => break,
-            }
-        }
-        got
-    });
+    let receiver = b.spawn_receiver(TAG, FRAMES - 1, Duration::from_secs(10));
     let (cut_tx, cut_rx) = std_mpsc::channel();
     let a_sock = a.sock.try_clone().unwrap();
     let (a_mac, b_mac, a_port) = (a.mac, b.mac, a.port_addr);

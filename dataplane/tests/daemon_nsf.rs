@@ -63,25 +63,7 @@ async fn control_plane_restart_loses_nothing_and_reconciles() {
     a.recv_through("B's broadcast", |g| g.src == b.mac);
 
     // 2,000 numbered frames A→B at ~5k fps; the session dies halfway.
-    let b_sock = b.sock.try_clone().unwrap();
-    let receiver = std::thread::spawn(move || {
-        let host = Host {
-            name: "B".into(),
-            mac: mac(2, 1),
-            sock: b_sock,
-            port_addr: "127.0.0.1:9".parse().unwrap(),
-        };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        let mut seqs = Vec::new();
-        while seqs.len() < FRAMES as usize {
-            match host.recv_until(deadline) {
-                Some(g) if g.tag == TAG => seqs.push(g.seq),
-                Some(_) => {}
-                None => break,
-            }
-        }
-        seqs
-    });
+    let receiver = b.spawn_receiver(TAG, FRAMES - 1, Duration::from_secs(10));
     let (half_tx, half_rx) = std_mpsc::channel();
     let a_sock = a.sock.try_clone().unwrap();
     let (a_mac, b_mac, a_port) = (a.mac, b.mac, a.port_addr);
@@ -106,7 +88,12 @@ async fn control_plane_restart_loses_nothing_and_reconciles() {
         .expect("the sender reached half way");
     drop(s1); // the control plane dies: request stream and response stream gone
     sender.join().unwrap();
-    let seqs = receiver.join().unwrap();
+    let seqs: Vec<u32> = receiver
+        .join()
+        .unwrap()
+        .into_iter()
+        .map(|(s, _)| s)
+        .collect();
     let want: Vec<u32> = (0..FRAMES).collect();
     if seqs != want {
         let missing = want.iter().filter(|s| !seqs.contains(s)).count();

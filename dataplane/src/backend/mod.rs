@@ -177,6 +177,19 @@ pub fn poll_readable(
     sys::poll_readable(fds, timeout, readable)
 }
 
+/// Whether this process runs as root (effective uid 0), i.e. may open AF_PACKET ports and
+/// create network namespaces. Tests and tools that need it check this and say why they skip.
+pub fn running_as_root() -> bool {
+    // The effective uid is the second field of "Uid:" (real, effective, saved, fs).
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            let line = s.lines().find(|l| l.starts_with("Uid:"))?;
+            line.split_whitespace().nth(2).map(|euid| euid == "0")
+        })
+        .unwrap_or(false)
+}
+
 /// Counters the socket backends keep besides what the forwarding loop counts.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct SocketStats {

@@ -167,6 +167,35 @@ impl Host {
     }
 
     /// The next test frame, or `None` at the deadline.
+    /// Receives on a thread of its own (from a clone of this host's socket) every frame tagged
+    /// `tag`, until the one numbered `last` arrives or `within` has passed; returns their
+    /// sequence numbers with their arrival times, in arrival order.
+    pub fn spawn_receiver(
+        &self,
+        tag: u8,
+        last: u32,
+        within: Duration,
+    ) -> std::thread::JoinHandle<Vec<(u32, Instant)>> {
+        let host = Host {
+            name: self.name.clone(),
+            mac: self.mac,
+            sock: self.sock.try_clone().expect("clone the host socket"),
+            port_addr: self.port_addr,
+        };
+        std::thread::spawn(move || {
+            let deadline = Instant::now() + within;
+            let mut got = Vec::new();
+            while got.last().map(|(s, _)| *s) != Some(last) {
+                match host.recv_until(deadline) {
+                    Some(g) if g.tag == tag => got.push((g.seq, Instant::now())),
+                    Some(_) => {}
+                    None => break,
+                }
+            }
+            got
+        })
+    }
+
     pub fn recv_until(&self, deadline: Instant) -> Option<Got> {
         let mut buf = [0u8; 2048];
         while Instant::now() < deadline {
