@@ -113,23 +113,12 @@ impl Database {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::Role;
 
     fn ad(origin: u64, seq: u32) -> Advert {
         Advert {
-            origin,
             seq,
             uptime_ms: 1000,
-            unit: 0,
-            priority: 1,
-            role: Role::Joining,
-            held: true,
-            epoch: 0,
-            master: 0,
-            standby: 0,
-            standby_rule: 0,
-            adjacencies: vec![],
-            assignments: vec![],
+            ..Advert::joining(origin)
         }
     }
 

@@ -213,21 +213,10 @@ impl Graph {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::wire::{Adjacency, Role};
+    use crate::wire::Adjacency;
 
     fn advert(origin: u64, adj: &[(u8, u64, u8)]) -> Advert {
         Advert {
-            origin,
-            seq: 1,
-            uptime_ms: 0,
-            unit: 0,
-            priority: 1,
-            role: Role::Joining,
-            held: true,
-            epoch: 0,
-            master: 0,
-            standby: 0,
-            standby_rule: 0,
             adjacencies: adj
                 .iter()
                 .map(|&(p, n, q)| Adjacency {
@@ -236,7 +225,7 @@ mod tests {
                     neighbour_port: StackPort(q),
                 })
                 .collect(),
-            assignments: Vec::new(),
+            ..Advert::joining(origin)
         }
     }
 

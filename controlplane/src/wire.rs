@@ -143,6 +143,28 @@ pub struct Advert {
     pub assignments: Vec<(u64, u8)>,
 }
 
+#[cfg(test)]
+impl Advert {
+    /// A unit that has just booted: sequence 1, no number, priority 1, joining, held, no links.
+    pub(crate) fn joining(origin: u64) -> Advert {
+        Advert {
+            origin,
+            seq: 1,
+            uptime_ms: 0,
+            unit: 0,
+            priority: 1,
+            role: Role::Joining,
+            held: true,
+            epoch: 0,
+            master: 0,
+            standby: 0,
+            standby_rule: 0,
+            adjacencies: Vec::new(),
+            assignments: Vec::new(),
+        }
+    }
+}
+
 /// A decoded message: the per-hop envelope and the advert it carries.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Message {

@@ -164,22 +164,34 @@ async fn port_up(c: &mut Client, d: &Daemon, p: pb::PortRef) {
     .unwrap_or_else(|| d.fail(format!("port {p:?} not up")));
 }
 
+/// Hosts h1 and h2 in namespaces of their own, on ports 0/1 (1G) and 0/2 (`speed2`) of one
+/// dataplaned (unit 1).
+fn two_hosts(speed2: &str) -> (HostNs, HostNs, Daemon) {
+    let h1 = HostNs::new("h1", "198.18.0.1/24");
+    let h2 = HostNs::new("h2", "198.18.0.2/24");
+    let d = Daemon::start(
+        1,
+        &[h1.port_spec("0/1", "1G"), h2.port_spec("0/2", speed2)],
+        &[],
+    );
+    (h1, h2, d)
+}
+
+/// Waits until both host ports are up.
+async fn both_up(c: &mut Client, d: &Daemon) {
+    port_up(c, d, port(0, 1)).await;
+    port_up(c, d, port(0, 2)).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ping_between_namespaces_through_dataplaned() {
     if !can_run(&["ip", "ping"]) {
         return;
     }
     let _serial = SERIAL.lock().await;
-    let h1 = HostNs::new("h1", "198.18.0.1/24");
-    let h2 = HostNs::new("h2", "198.18.0.2/24");
-    let d = Daemon::start(
-        1,
-        &[h1.port_spec("0/1", "1G"), h2.port_spec("0/2", "1G")],
-        &[],
-    );
+    let (h1, _h2, d) = two_hosts("1G");
     let mut c = d.client().await;
-    port_up(&mut c, &d, port(0, 1)).await;
-    port_up(&mut c, &d, port(0, 2)).await;
+    both_up(&mut c, &d).await;
     let out = h1
         .command(&["ping", "-c", "3", "-W", "2", "-i", "0.2", "198.18.0.2"])
         .output()
@@ -246,14 +258,8 @@ async fn pfc_on_the_wire_when_a_lossless_pg_crosses_xoff() {
         return;
     }
     let _serial = SERIAL.lock().await;
-    let h1 = HostNs::new("h1", "198.18.0.1/24");
-    let h2 = HostNs::new("h2", "198.18.0.2/24");
     // 0/2 at 10M: what comes in at veth speed on 0/1 queues up behind it.
-    let d = Daemon::start(
-        1,
-        &[h1.port_spec("0/1", "1G"), h2.port_spec("0/2", "10M")],
-        &[],
-    );
+    let (h1, _h2, d) = two_hosts("10M");
     let mut c = d.client().await;
     let _s = Session::attach(&mut c, 1).await.expect("attach");
     let r = read(&mut c, false).await;
@@ -265,8 +271,7 @@ async fn pfc_on_the_wire_when_a_lossless_pg_crosses_xoff() {
     )
     .await
     .unwrap_or_else(|e| d.fail(format!("PFC settings: {e}")));
-    port_up(&mut c, &d, port(0, 1)).await;
-    port_up(&mut c, &d, port(0, 2)).await;
+    both_up(&mut c, &d).await;
 
     // tshark in h1, waiting for the first MAC control frame.
     let mut tshark = h1
@@ -363,13 +368,7 @@ async fn received_pfc_pauses_its_priority_only() {
         return;
     }
     let _serial = SERIAL.lock().await;
-    let h1 = HostNs::new("h1", "198.18.0.1/24");
-    let h2 = HostNs::new("h2", "198.18.0.2/24");
-    let d = Daemon::start(
-        1,
-        &[h1.port_spec("0/1", "1G"), h2.port_spec("0/2", "10M")],
-        &[],
-    );
+    let (h1, h2, d) = two_hosts("10M");
     let mut c = d.client().await;
     let mut s = Session::attach(&mut c, 1).await.expect("attach");
     let r = read(&mut c, false).await;
@@ -388,8 +387,7 @@ async fn received_pfc_pauses_its_priority_only() {
     )
     .await
     .unwrap_or_else(|e| d.fail(format!("PFC settings: {e}")));
-    port_up(&mut c, &d, port(0, 1)).await;
-    port_up(&mut c, &d, port(0, 2)).await;
+    both_up(&mut c, &d).await;
 
     // h2: pause priority 3 (65535 quanta: 3.4 s at 10M), listen 1 s, resume (quanta 0), listen
     // 0.3 s more; prints "paused" when the pause is out, then each test frame as

@@ -93,27 +93,13 @@ async fn a_dead_stack_link_fails_over_to_the_backup_by_itself() {
     // Traffic A→B; the relay is cut at frame CUT_AT.
     let receiver = b.spawn_receiver(TAG, FRAMES - 1, Duration::from_secs(10));
     let (cut_tx, cut_rx) = std_mpsc::channel();
-    let a_sock = a.sock.try_clone().unwrap();
-    let (a_mac, b_mac, a_port) = (a.mac, b.mac, a.port_addr);
     let cut = Arc::new(AtomicBool::new(false));
     let relay = Arc::new(relay);
     let (relay_s, cut_s) = (relay.clone(), cut.clone());
-    let sender = std::thread::spawn(move || {
-        let start = Instant::now();
-        for seq in 0..FRAMES {
-            let due = start + Duration::from_micros(u64::from(seq) * 1_000_000 / FPS);
-            while Instant::now() < due {
-                std::hint::spin_loop();
-            }
-            if seq == CUT_AT {
-                relay_s.cut(true);
-                cut_s.store(true, Ordering::SeqCst);
-                let _ = cut_tx.send(Instant::now());
-            }
-            a_sock
-                .send_to(&frame(b_mac, a_mac, TAG, seq), a_port)
-                .expect("send");
-        }
+    let sender = a.spawn_paced_sender(b.mac, TAG, FRAMES, FPS, CUT_AT, move || {
+        relay_s.cut(true);
+        cut_s.store(true, Ordering::SeqCst);
+        let _ = cut_tx.send(Instant::now());
     });
     let before = counters(&mut c1).await;
     let cut_at = tokio::task::spawn_blocking(move || cut_rx.recv_timeout(Duration::from_secs(5)))

@@ -7,7 +7,7 @@
 mod daemon;
 
 use std::sync::mpsc as std_mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use daemon::*;
 use proto::dataplane::v1 as pb;
@@ -65,22 +65,9 @@ async fn control_plane_restart_loses_nothing_and_reconciles() {
     // 2,000 numbered frames A→B at ~5k fps; the session dies halfway.
     let receiver = b.spawn_receiver(TAG, FRAMES - 1, Duration::from_secs(10));
     let (half_tx, half_rx) = std_mpsc::channel();
-    let a_sock = a.sock.try_clone().unwrap();
-    let (a_mac, b_mac, a_port) = (a.mac, b.mac, a.port_addr);
-    let sender = std::thread::spawn(move || {
-        let start = Instant::now();
-        for seq in 0..FRAMES {
-            let due = start + Duration::from_micros(u64::from(seq) * 1_000_000 / FPS);
-            while Instant::now() < due {
-                std::hint::spin_loop();
-            }
-            a_sock
-                .send_to(&frame(b_mac, a_mac, TAG, seq), a_port)
-                .expect("send");
-            if seq == FRAMES / 2 {
-                let _ = half_tx.send(());
-            }
-        }
+    // Half the frames are out once the one after the middle is about to go.
+    let sender = a.spawn_paced_sender(b.mac, TAG, FRAMES, FPS, FRAMES / 2 + 1, move || {
+        let _ = half_tx.send(());
     });
     tokio::task::spawn_blocking(move || half_rx.recv_timeout(Duration::from_secs(5)))
         .await

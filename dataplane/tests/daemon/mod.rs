@@ -196,6 +196,38 @@ impl Host {
         })
     }
 
+    /// Sends `frames` numbered frames tagged `tag` to `dst` at `fps`, paced, on a thread of its
+    /// own (from a clone of this host's socket); `hook` runs just before frame `at` goes out.
+    pub fn spawn_paced_sender(
+        &self,
+        dst: MacAddr,
+        tag: u8,
+        frames: u32,
+        fps: u64,
+        at: u32,
+        hook: impl FnOnce() + Send + 'static,
+    ) -> std::thread::JoinHandle<()> {
+        let sock = self.sock.try_clone().expect("clone the host socket");
+        let (src, port_addr) = (self.mac, self.port_addr);
+        std::thread::spawn(move || {
+            let mut hook = Some(hook);
+            let start = Instant::now();
+            for seq in 0..frames {
+                let due = start + Duration::from_micros(u64::from(seq) * 1_000_000 / fps);
+                while Instant::now() < due {
+                    std::hint::spin_loop();
+                }
+                if seq == at {
+                    if let Some(h) = hook.take() {
+                        h();
+                    }
+                }
+                sock.send_to(&frame(dst, src, tag, seq), port_addr)
+                    .expect("send");
+            }
+        })
+    }
+
     pub fn recv_until(&self, deadline: Instant) -> Option<Got> {
         let mut buf = [0u8; 2048];
         while Instant::now() < deadline {
