@@ -366,7 +366,7 @@ impl Forwarder {
                 let port = match convert::port_index(
                     &self.engine,
                     packet.port.as_ref(),
-                    "packet_out.port",
+                    &convert::Field::root("packet_out.port"),
                 ) {
                     Ok(p) => p,
                     Err(e) => {

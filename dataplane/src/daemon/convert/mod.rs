@@ -43,10 +43,66 @@ pub struct ConvertError {
 }
 
 /// A [`ConvertError`] for `field`.
-pub(crate) fn err(field: impl Into<String>, message: impl Into<String>) -> ConvertError {
+pub(crate) fn err(field: impl std::fmt::Display, message: impl Into<String>) -> ConvertError {
     ConvertError {
-        field: field.into(),
+        field: field.to_string(),
         message: message.into(),
+    }
+}
+
+/// A path to a field of a request, e.g. `updates[3].port.pgs[2].xon`: segments chained by
+/// reference and formatted only when an error names the field, so that valid requests (a batch
+/// of 10,000 FDB entries, say) build no strings at all.
+#[derive(Clone, Copy, Debug)]
+pub struct Field<'a> {
+    parent: Option<&'a Field<'a>>,
+    segment: Segment<'a>,
+}
+
+#[derive(Clone, Copy, Debug)]
+enum Segment<'a> {
+    /// `.name` (or just `name` at the root).
+    Name(&'a str),
+    /// `[i]`.
+    Index(usize),
+}
+
+impl<'a> Field<'a> {
+    /// The path `name`.
+    pub fn root(name: &'a str) -> Self {
+        Field {
+            parent: None,
+            segment: Segment::Name(name),
+        }
+    }
+
+    /// The path `self.name`.
+    pub fn name(&'a self, name: &'a str) -> Field<'a> {
+        Field {
+            parent: Some(self),
+            segment: Segment::Name(name),
+        }
+    }
+
+    /// The path `self[i]`.
+    pub fn index(&'a self, i: usize) -> Field<'a> {
+        Field {
+            parent: Some(self),
+            segment: Segment::Index(i),
+        }
+    }
+}
+
+impl std::fmt::Display for Field<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(parent) = self.parent {
+            parent.fmt(f)?;
+        }
+        match self.segment {
+            Segment::Name(n) if self.parent.is_some() => write!(f, ".{n}"),
+            Segment::Name(n) => f.write_str(n),
+            Segment::Index(i) => write!(f, "[{i}]"),
+        }
     }
 }
 
@@ -70,7 +126,7 @@ pub fn port_ref(engine: &Engine, port: PortIndex) -> pb::PortRef {
 pub fn port_index(
     engine: &Engine,
     port: Option<&pb::PortRef>,
-    field: &str,
+    field: &Field<'_>,
 ) -> Result<PortIndex, ConvertError> {
     let Some(r) = port else {
         return Err(err(
@@ -237,8 +293,11 @@ pub(crate) mod tests {
         let e = engine();
         let r = port_ref(&e, PortIndex(3));
         assert_eq!(r, pb::PortRef { slot: 1, port: 2 });
-        assert_eq!(port_index(&e, Some(&r), "x"), Ok(PortIndex(3)));
-        let bad = |slot, port| port_index(&e, Some(&pb::PortRef { slot, port }), "p");
+        assert_eq!(
+            port_index(&e, Some(&r), &Field::root("x")),
+            Ok(PortIndex(3))
+        );
+        let bad = |slot, port| port_index(&e, Some(&pb::PortRef { slot, port }), &Field::root("p"));
         assert_eq!(bad(2, 1).map_err(|e| e.field), Err("p.slot".into()));
         assert_eq!(bad(0, 256).map_err(|e| e.field), Err("p.port".into()));
         assert_eq!(
@@ -246,10 +305,10 @@ pub(crate) mod tests {
             Err("p: unit 1 has no port 1/0/9".into())
         );
         assert_eq!(
-            port_index(&e, None, "q").map_err(|e| e.field),
+            port_index(&e, None, &Field::root("q")).map_err(|e| e.field),
             Err("q".into())
         );
         let unknown = port_ref(&e, PortIndex(99));
-        assert!(port_index(&e, Some(&unknown), "p").is_err());
+        assert!(port_index(&e, Some(&unknown), &Field::root("p")).is_err());
     }
 }

@@ -3,7 +3,7 @@
 use pnet_base::MacAddr;
 use proto::dataplane::v1 as pb;
 
-use super::{err, port_index, ConvertError};
+use super::{err, port_index, ConvertError, Field};
 use crate::config::{
     BufferConfig, FlowControl, LosslessThresholds, PgProfile, PortConfig, SharedLimit, Slot,
     TcSchedule, VlanMode, NUM_PRIORITIES,
@@ -37,75 +37,55 @@ pub fn updates_from_proto(
         .iter()
         .enumerate()
         .map(|(i, u)| {
-            fdb_fast(engine, u)
-                .unwrap_or_else(|| update_from_proto(engine, u, &format!("updates[{i}]")))
+            let updates = Field::root("updates");
+            update_from_proto(engine, u, &updates.index(i))
         })
         .collect()
 }
 
-/// Static FDB entries are the bulk of large writes: converts a valid one without building a
-/// single field path (the validators only format their field on error). Anything else, and
-/// every error, goes the general way, which names the field: `None` here.
-fn fdb_fast(engine: &Engine, u: &pb::Update) -> Option<Result<Update, ConvertError>> {
-    use pb::update::{Entity as E, Op};
-    let Some(E::Fdb(f)) = &u.entity else {
-        return None;
-    };
-    let vid = vid(f.vid, "").ok()?;
-    let mac = mac(f.mac, "").ok()?;
-    match Op::try_from(u.op).ok()? {
-        Op::Set => Some(Ok(Update::SetFdb(
-            vid,
-            mac,
-            fdb_dest(engine, f.dest.as_ref(), "").ok()?,
-        ))),
-        Op::Delete => Some(Ok(Update::DeleteFdb(vid, mac))),
-        Op::Unspecified => None,
-    }
-}
-
-fn update_from_proto(engine: &Engine, u: &pb::Update, at: &str) -> Result<Update, ConvertError> {
+fn update_from_proto(
+    engine: &Engine,
+    u: &pb::Update,
+    at: &Field<'_>,
+) -> Result<Update, ConvertError> {
     use pb::update::{Entity as E, Op};
     let delete = match Op::try_from(u.op) {
         Ok(Op::Set) => false,
         Ok(Op::Delete) => true,
         Ok(Op::Unspecified) => {
-            return Err(err(
-                format!("{at}.op"),
-                "OP_UNSPECIFIED: expected SET or DELETE",
-            ))
+            return Err(err(at.name("op"), "OP_UNSPECIFIED: expected SET or DELETE"))
         }
         Err(_) => {
             return Err(err(
-                format!("{at}.op"),
+                at.name("op"),
                 format!("{} is not an op: expected SET (1) or DELETE (2)", u.op),
             ))
         }
     };
     let Some(entity) = &u.entity else {
         return Err(err(
-            format!("{at}.entity"),
+            at.name("entity"),
             "no entity set: expected one of port, stack_route, flood_tree, fdb, buffer, port_hold",
         ));
     };
     let refuse_delete = |what: &str| {
         err(
-            format!("{at}.op"),
+            at.name("op"),
             format!("DELETE is refused for {what}: it cannot be removed, only SET"),
         )
     };
     Ok(match entity {
         E::Port(_) if delete => return Err(refuse_delete("port settings (a port)")),
-        E::Port(s) => port_from_proto(engine, s, &format!("{at}.port"))?,
+        E::Port(s) => port_from_proto(engine, s, &at.name("port"))?,
         E::StackRoute(r) => {
-            let at = format!("{at}.stack_route");
-            let unit = to_u8(r.unit, &format!("{at}.unit"), "a unit number (1..=15)")?;
+            let at = at.name("stack_route");
+            let unit = to_u8(r.unit, &at.name("unit"), "a unit number (1..=15)")?;
             if delete {
                 Update::DeleteStackRoute(unit)
             } else {
-                let primary = port_index(engine, r.primary.as_ref(), &format!("{at}.primary"))?;
+                let primary = port_index(engine, r.primary.as_ref(), &at.name("primary"))?;
                 let backup = match &r.backup {
-                    Some(b) => Some(port_index(engine, Some(b), &format!("{at}.backup"))?),
+                    Some(b) => Some(port_index(engine, Some(b), &at.name("backup"))?),
                     None => None,
                 };
                 Update::SetStackRoute(unit, StackRoute { primary, backup })
@@ -116,17 +96,17 @@ fn update_from_proto(engine: &Engine, u: &pb::Update, at: &str) -> Result<Update
             t.ports
                 .iter()
                 .enumerate()
-                .map(|(k, p)| port_index(engine, Some(p), &format!("{at}.flood_tree.ports[{k}]")))
+                .map(|(k, p)| port_index(engine, Some(p), &at.name("flood_tree.ports").index(k)))
                 .collect::<Result<_, _>>()?,
         ),
         E::Fdb(f) => {
-            let at = format!("{at}.fdb");
-            let vid = vid(f.vid, &format!("{at}.vid"))?;
-            let mac = mac(f.mac, &format!("{at}.mac"))?;
+            let at = at.name("fdb");
+            let vid = vid(f.vid, &at.name("vid"))?;
+            let mac = mac(f.mac, &at.name("mac"))?;
             if delete {
                 Update::DeleteFdb(vid, mac)
             } else {
-                let dest = fdb_dest(engine, f.dest.as_ref(), &format!("{at}.dest"))?;
+                let dest = fdb_dest(engine, f.dest.as_ref(), &at.name("dest"))?;
                 Update::SetFdb(vid, mac, dest)
             }
         }
@@ -136,7 +116,7 @@ fn update_from_proto(engine: &Engine, u: &pb::Update, at: &str) -> Result<Update
             headroom_pool: b.headroom_pool_bytes,
         }),
         E::PortHold(h) => {
-            let port = port_index(engine, h.port.as_ref(), &format!("{at}.port_hold.port"))?;
+            let port = port_index(engine, h.port.as_ref(), &at.name("port_hold.port"))?;
             if delete {
                 Update::DeleteHold(port)
             } else {
@@ -149,32 +129,21 @@ fn update_from_proto(engine: &Engine, u: &pb::Update, at: &str) -> Result<Update
 fn fdb_dest(
     engine: &Engine,
     dest: Option<&pb::FdbDestination>,
-    at: &str,
+    at: &Field<'_>,
 ) -> Result<FdbDestination, ConvertError> {
     use pb::fdb_destination::Dest;
     match dest.and_then(|d| d.dest.as_ref()) {
-        // Sub-paths are built only when something is wrong (this is the bulk-write path): the
-        // check runs again with the real path to name the field.
-        Some(Dest::Local(p)) => port_index(engine, Some(p), "")
-            .or_else(|_| port_index(engine, Some(p), &format!("{at}.local")))
-            .map(FdbDestination::Local),
-        Some(Dest::Remote(r)) => {
-            let unit = u8::try_from(r.unit).or_else(|_| {
-                to_u8(
-                    r.unit,
-                    &format!("{at}.remote.unit"),
-                    "a unit number (1..=15)",
-                )
-            })?;
-            let port = u8::try_from(r.port).or_else(|_| {
-                to_u8(
-                    r.port,
-                    &format!("{at}.remote.port"),
-                    "a front-panel port number (0..=255)",
-                )
-            })?;
-            Ok(FdbDestination::Remote { unit, port })
+        Some(Dest::Local(p)) => {
+            port_index(engine, Some(p), &at.name("local")).map(FdbDestination::Local)
         }
+        Some(Dest::Remote(r)) => Ok(FdbDestination::Remote {
+            unit: to_u8(r.unit, &at.name("remote.unit"), "a unit number (1..=15)")?,
+            port: to_u8(
+                r.port,
+                &at.name("remote.port"),
+                "a front-panel port number (0..=255)",
+            )?,
+        }),
         None => Err(err(
             at,
             "required for SET: local {slot, port} or remote {unit, port}",
@@ -186,33 +155,33 @@ fn fdb_dest(
 fn port_from_proto(
     engine: &Engine,
     s: &pb::PortSettings,
-    at: &str,
+    at: &Field<'_>,
 ) -> Result<Update, ConvertError> {
     use pb::port_settings::VlanMode as V;
-    let index = port_index(engine, s.port.as_ref(), &format!("{at}.port"))?;
+    let index = port_index(engine, s.port.as_ref(), &at.name("port"))?;
     let Some(existing) = engine.port_config(index) else {
-        return Err(err(format!("{at}.port"), "no such port"));
+        return Err(err(at.name("port"), "no such port"));
     };
     let vlan = match &s.vlan_mode {
         Some(V::Access(a)) => VlanMode::Access {
-            vid: vid(a.vid, &format!("{at}.access.vid"))?,
+            vid: vid(a.vid, &at.name("access.vid"))?,
         },
         Some(V::Trunk(t)) => VlanMode::Trunk {
             native: match t.native_vid {
                 0 => None,
-                v => Some(vid(v, &format!("{at}.trunk.native_vid"))?),
+                v => Some(vid(v, &at.name("trunk.native_vid"))?),
             },
             allowed: t
                 .allowed
                 .iter()
                 .enumerate()
-                .map(|(k, v)| vid(*v, &format!("{at}.trunk.allowed[{k}]")))
+                .map(|(k, v)| vid(*v, &at.name("trunk.allowed").index(k)))
                 .collect::<Result<_, _>>()?,
         },
         None if existing.id.slot == Slot::Stack => existing.vlan.clone(),
         None => {
             return Err(err(
-                format!("{at}.vlan_mode"),
+                at.name("vlan_mode"),
                 "required for a front-panel port: access {vid} or trunk {native_vid, allowed}",
             ))
         }
@@ -220,15 +189,15 @@ fn port_from_proto(
     let default_priority = small(
         s.default_priority,
         7,
-        &format!("{at}.default_priority"),
+        &at.name("default_priority"),
         "a priority (0..=7)",
     )?;
     let map = |v: &[u32], name: &str, what: &str| -> Result<[u8; NUM_PRIORITIES], ConvertError> {
-        let field = format!("{at}.{name}");
+        let field = at.name(name);
         let v = eight(v, &field, "one per priority")?;
         let mut out = [0; NUM_PRIORITIES];
         for (k, (o, x)) in out.iter_mut().zip(v).enumerate() {
-            *o = small(*x, 7, &format!("{field}[{k}]"), what)?;
+            *o = small(*x, 7, &field.index(k), what)?;
         }
         Ok(out)
     };
@@ -244,14 +213,14 @@ fn port_from_proto(
         "a priority group (0..=7)",
     )?;
 
-    let field = format!("{at}.tc_ets_weight");
+    let field = at.name("tc_ets_weight");
     let weights = eight(&s.tc_ets_weight, &field, "one per traffic class")?;
     let mut schedule = [TcSchedule::Strict; NUM_PRIORITIES];
     for (k, (o, w)) in schedule.iter_mut().zip(weights).enumerate() {
         *o = match small(
             *w,
             100,
-            &format!("{field}[{k}]"),
+            &field.index(k),
             "0 (strict priority) or an ETS weight in percent (1..=100)",
         )? {
             0 => TcSchedule::Strict,
@@ -259,10 +228,10 @@ fn port_from_proto(
         };
     }
 
-    let pfc_field = format!("{at}.pfc_enabled");
+    let pfc_field = at.name("pfc_enabled");
     let enabled = u8::try_from(s.pfc_enabled).map_err(|_| {
         err(
-            &pfc_field,
+            pfc_field,
             format!(
                 "{:#x} names priorities above 7: expected a bitmap of priorities 0..=7 (at most 0xff)",
                 s.pfc_enabled
@@ -281,7 +250,7 @@ fn port_from_proto(
         Ok(pb::FlowControl::Pause) => FlowControl::Pause,
         Err(_) => {
             return Err(err(
-                format!("{at}.flow_control"),
+                at.name("flow_control"),
                 format!(
                     "{} is not a flow control: expected FLOW_CONTROL_NONE (0), FLOW_CONTROL_PAUSE (1) or FLOW_CONTROL_PFC (2)",
                     s.flow_control
@@ -290,11 +259,11 @@ fn port_from_proto(
         }
     };
 
-    let field = format!("{at}.pgs");
+    let field = at.name("pgs");
     let profiles = eight(&s.pgs, &field, "one per priority group")?;
     let mut pgs = [PgProfile::lossy(); NUM_PRIORITIES];
     for (k, (o, p)) in pgs.iter_mut().zip(profiles).enumerate() {
-        *o = pg_from_proto(p, &format!("{field}[{k}]"))?;
+        *o = pg_from_proto(p, &field.index(k))?;
     }
 
     Ok(Update::SetPort(
@@ -316,7 +285,7 @@ fn port_from_proto(
     ))
 }
 
-fn pg_from_proto(p: &pb::PgProfile, at: &str) -> Result<PgProfile, ConvertError> {
+fn pg_from_proto(p: &pb::PgProfile, at: &Field<'_>) -> Result<PgProfile, ConvertError> {
     use pb::pg_profile::SharedLimit as L;
     let shared_limit = match p.shared_limit {
         Some(L::StaticBytes(b)) => SharedLimit::Static(b),
@@ -326,14 +295,14 @@ fn pg_from_proto(p: &pb::PgProfile, at: &str) -> Result<PgProfile, ConvertError>
                 .filter(|a| (-7..=3).contains(a))
                 .ok_or_else(|| {
                     err(
-                        format!("{at}.dynamic_log2_alpha"),
+                        at.name("dynamic_log2_alpha"),
                         format!("{a} is out of range: expected log2 of alpha, -7..=3"),
                     )
                 })?,
         },
         None => {
             return Err(err(
-                format!("{at}.shared_limit"),
+                at.name("shared_limit"),
                 "required: static_bytes or dynamic_log2_alpha",
             ))
         }
@@ -352,7 +321,7 @@ fn pg_from_proto(p: &pb::PgProfile, at: &str) -> Result<PgProfile, ConvertError>
 /// Exactly eight entries.
 fn eight<'a, T>(
     v: &'a [T],
-    field: &str,
+    field: &Field<'_>,
     what: &str,
 ) -> Result<&'a [T; NUM_PRIORITIES], ConvertError> {
     <&[T; NUM_PRIORITIES]>::try_from(v).map_err(|_| {
@@ -364,25 +333,25 @@ fn eight<'a, T>(
 }
 
 /// `v` as a `u8` of at most `max`.
-fn small(v: u32, max: u8, field: &str, what: &str) -> Result<u8, ConvertError> {
+fn small(v: u32, max: u8, field: &Field<'_>, what: &str) -> Result<u8, ConvertError> {
     u8::try_from(v)
         .ok()
         .filter(|x| *x <= max)
         .ok_or_else(|| err(field, format!("{v} is not {what}")))
 }
 
-fn to_u8(v: u32, field: &str, what: &str) -> Result<u8, ConvertError> {
+fn to_u8(v: u32, field: &Field<'_>, what: &str) -> Result<u8, ConvertError> {
     u8::try_from(v).map_err(|_| err(field, format!("{v} is out of range: expected {what}")))
 }
 
-fn vid(v: u32, field: &str) -> Result<u16, ConvertError> {
+fn vid(v: u32, field: &Field<'_>) -> Result<u16, ConvertError> {
     u16::try_from(v)
         .ok()
         .filter(|v| (1..=4094).contains(v))
         .ok_or_else(|| err(field, format!("{v} is not a VLAN: expected 1..=4094")))
 }
 
-fn mac(v: u64, field: &str) -> Result<MacAddr, ConvertError> {
+fn mac(v: u64, field: &Field<'_>) -> Result<MacAddr, ConvertError> {
     if v >> 48 != 0 {
         return Err(err(
             field,
