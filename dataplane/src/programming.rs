@@ -103,7 +103,7 @@ impl Update {
 #[derive(Clone, Debug, Error, PartialEq, Eq)]
 pub enum WriteError {
     /// One update is not acceptable.
-    #[error("{field}: {source}")]
+    #[error("{}", describe(field, source))]
     Invalid {
         /// Index of the update in the batch.
         index: usize,
@@ -123,6 +123,15 @@ pub enum WriteError {
         /// The table's capacity.
         capacity: usize,
     },
+}
+
+/// A refusal as the operator reads it: the field, then what is wrong. A configuration error
+/// already begins with the (full) path of its field, so it is not repeated.
+fn describe(field: &str, source: &EngineError) -> String {
+    match source {
+        EngineError::Config(c) => c.to_string(),
+        other => format!("{field}: {other}"),
+    }
 }
 
 /// Stale state of what the control plane programmed.
@@ -145,14 +154,10 @@ impl Programmer {
     pub fn write(&mut self, engine: &mut Engine, updates: &[Update]) -> Result<usize, WriteError> {
         let mut new_fdb = FxHashSet::default();
         for (index, update) in updates.iter().enumerate() {
-            check(engine, update).map_err(|(suffix, source)| {
-                let mut field = format!("updates[{index}].{}", update.field_name());
-                field.push_str(&suffix);
-                WriteError::Invalid {
-                    index,
-                    field,
-                    source,
-                }
+            check(engine, update, index).map_err(|(field, source)| WriteError::Invalid {
+                index,
+                field,
+                source,
             })?;
             if let Update::SetFdb(vid, mac, _) = update {
                 if engine.fdb().lookup(*vid, *mac).is_none() {
@@ -279,32 +284,21 @@ impl Programmer {
     }
 }
 
-/// Whether `update` is acceptable to `engine`; on refusal, the field path below the update
-/// (e.g. `.pgs[2].xon`, or empty) and the reason.
-fn check(engine: &Engine, update: &Update) -> Result<(), (String, EngineError)> {
-    let whole = |e: EngineError| (String::new(), e);
+/// Whether update `index` of a batch is acceptable to `engine`; on refusal, the path of the
+/// offending field (e.g. `updates[3].port.pgs[2].xon`, or just `updates[3].stack_route` when
+/// the whole update is at fault) and the reason. Paths are built only on refusal, but for port
+/// settings, whose validation names fields as it goes.
+fn check(engine: &Engine, update: &Update, index: usize) -> Result<(), (String, EngineError)> {
+    let at = || format!("updates[{index}].{}", update.field_name());
+    let whole = |e: EngineError| (at(), e);
     match update {
         Update::SetPort(port, config) => {
-            let existing = engine
-                .port_config(*port)
-                .ok_or_else(|| whole(EngineError::UnknownPort(port.0)))?;
-            if existing.id != config.id || existing.speed_bps != config.speed_bps {
-                return Err((
-                    ".port".into(),
-                    EngineError::Config(crate::config::ConfigError::Immutable {
-                        field: "port".into(),
-                        what: "a port's id and speed come from the dataplane's own configuration",
-                    }),
-                ));
-            }
-            // Field paths from validation start with the prefix given; strip it back off.
-            const AT: &str = "@";
-            config.validate(AT).map_err(|e| {
-                let field = field_of(&e)
-                    .strip_prefix(AT)
-                    .unwrap_or_default()
-                    .to_string();
-                (field, EngineError::Config(e))
+            engine.check_port_config(*port, config, &at()).map_err(|e| {
+                let field = match &e {
+                    EngineError::Config(c) => field_of(c).to_string(),
+                    _ => at(),
+                };
+                (field, e)
             })
         }
         Update::SetStackRoute(unit, route) => {
@@ -318,15 +312,16 @@ fn check(engine: &Engine, update: &Update) -> Result<(), (String, EngineError)> 
             if (1..=4094).contains(vid) {
                 Ok(())
             } else {
-                Err((".vid".into(), EngineError::BadVlan(*vid)))
+                Err((format!("{}.vid", at()), EngineError::BadVlan(*vid)))
             }
         }
         Update::SetBuffer(pools) => {
             if pools.shared_pool == 0 {
+                let field = format!("{}.shared_pool_bytes", at());
                 Err((
-                    ".shared_pool_bytes".into(),
+                    field.clone(),
                     EngineError::Config(crate::config::ConfigError::OutOfRange {
-                        field: "shared_pool_bytes".into(),
+                        field,
                         value: 0,
                         allowed: "at least 1 byte",
                     }),

@@ -401,6 +401,28 @@ impl Engine {
         self.ports.get(port.get())?.hello.as_ref()?.peer()
     }
 
+    /// Whether [`Engine::set_port_config`] would accept `config` for `port` (nothing changes).
+    /// `at` is the path errors name the settings by, e.g. `ports[2]` or `updates[0].port`.
+    pub fn check_port_config(
+        &self,
+        port: PortIndex,
+        config: &PortConfig,
+        at: &str,
+    ) -> Result<(), EngineError> {
+        let state = self
+            .ports
+            .get(port.get())
+            .ok_or(EngineError::UnknownPort(port.0))?;
+        config.validate(at)?;
+        if state.cfg.id != config.id || state.cfg.speed_bps != config.speed_bps {
+            return Err(EngineError::Config(ConfigError::Immutable {
+                field: format!("{at}.id/speed_bps"),
+                what: "a port's id and speed come from the dataplane's own configuration",
+            }));
+        }
+        Ok(())
+    }
+
     /// Replaces a port's settings. Its id and speed must stay; everything else may change.
     /// Frames queued stay queued, buffer occupancy stays charged; pause state is reset when
     /// the flow control changes.
@@ -410,15 +432,8 @@ impl Engine {
         config: PortConfig,
     ) -> Result<(), EngineError> {
         let i = port.get();
-        let at = format!("ports[{i}]");
-        config.validate(&at)?;
-        let state = self.ports.get(i).ok_or(EngineError::UnknownPort(port.0))?;
-        if state.cfg.id != config.id || state.cfg.speed_bps != config.speed_bps {
-            return Err(EngineError::Config(ConfigError::Immutable {
-                field: format!("{at}.id/speed_bps"),
-                what: "a port's id and speed come from the dataplane's own configuration",
-            }));
-        }
+        self.check_port_config(port, &config, &format!("ports[{i}]"))?;
+        let state = &self.ports[i];
         let flow_control_changed = state.cfg.flow_control != config.flow_control;
         self.buffer.set_profiles(i, config.pgs);
         let state = &mut self.ports[i];
