@@ -40,6 +40,8 @@ pub struct StackConfig {
     pub cold_boot_window: Duration,
     /// Uptimes closer than this count as equal (they are estimates across units).
     pub uptime_tolerance: Duration,
+    /// This unit's software version, `major << 16 | minor << 8 | patch` (shown to operators).
+    pub version: u32,
 }
 
 impl StackConfig {
@@ -56,6 +58,7 @@ impl StackConfig {
             hold_time: Duration::from_secs(1),
             cold_boot_window: Duration::from_secs(2),
             uptime_tolerance: Duration::from_secs(1),
+            version: 0,
         }
     }
 }
@@ -123,6 +126,34 @@ pub enum MessageError {
     Looped,
 }
 
+/// Why an operator command was refused. Nothing changed.
+#[derive(Clone, Debug, PartialEq, Eq, Error)]
+pub enum CommandError {
+    /// Stack-wide commands are taken by the master only.
+    #[error("this unit is not the master; run it on the master{}", master.map_or(String::new(), |u| format!(" (unit {u})")))]
+    NotMaster {
+        /// The master's unit number, when there is one.
+        master: Option<u8>,
+    },
+    /// No unit of the stack has that number.
+    #[error("no unit {0} in the stack")]
+    UnknownUnit(u8),
+    /// A unit number outside 1..=6.
+    #[error("unit number {0} is out of range (1..={max})", max = crate::election::MAX_UNITS)]
+    BadUnitNumber(u8),
+    /// The new number is taken by another unit.
+    #[error(
+        "unit number {0} is taken by another unit; pick a free one or renumber that one first"
+    )]
+    UnitNumberTaken(u8),
+    /// The master cannot be its own standby.
+    #[error("unit {0} is the master; a standby must be another unit")]
+    StandbyIsMaster(u8),
+    /// A failover needs a standby to hand over to.
+    #[error("no standby to fail over to (a stack of one, or no member eligible)")]
+    NoStandby,
+}
+
 /// One unit as this unit sees it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MemberView {
@@ -140,6 +171,10 @@ pub struct MemberView {
     pub held: bool,
     /// Stack links.
     pub adjacencies: Vec<Adjacency>,
+    /// Software version, `major << 16 | minor << 8 | patch`.
+    pub version: u32,
+    /// Every stack port up with a known neighbour.
+    pub complete: bool,
 }
 
 /// A read-only picture of the stack from this unit.

@@ -38,15 +38,21 @@ pub struct UnitSpec {
 }
 
 impl UnitSpec {
-    /// A unit with MAC `mac`, priority `priority`, no unit number, no key, 8 stack ports.
+    /// A unit with MAC `mac`, priority `priority`, no unit number, no key, 2 stack ports.
     pub fn new(mac: u64, priority: u8) -> Self {
         UnitSpec {
             mac,
             persisted: Persisted { unit: 0, priority },
             key: None,
             standby: None,
-            ports: 8,
+            ports: 2,
         }
+    }
+
+    /// The same with `ports` stack ports.
+    pub fn with_ports(mut self, ports: u8) -> Self {
+        self.ports = ports;
+        self
     }
 
     /// The same with a stack key.
@@ -71,6 +77,9 @@ pub struct ModelDataplane {
     pub flood: Vec<StackPort>,
     /// Front ports held.
     pub held: bool,
+    /// How many times the front ports were held down after having been released (an active
+    /// unit stopping forwarding).
+    pub holds_after_active: usize,
 }
 
 /// One running unit.
@@ -146,10 +155,12 @@ impl Harness {
     /// A ring (`ring = true`, three or more units) or chain of `specs`, booted at the same
     /// instant, `links` parallel links between neighbours: unit i uses ports 0..links towards
     /// the next unit and links..2·links towards the previous one.
+    /// Every unit gets at least the `2 · links` stack ports this needs.
     pub fn line(seed: u64, specs: Vec<UnitSpec>, ring: bool, links: u8) -> Self {
         let mut h = Harness::new(seed);
         let n = specs.len();
-        for s in specs {
+        for mut s in specs {
+            s.ports = s.ports.max(2 * links);
             h.add_unit(s);
         }
         let pairs = if ring && n >= 3 {
@@ -196,7 +207,11 @@ impl Harness {
         self.nodes[i] = Some(Node {
             persisted: mgr.persisted(),
             mgr,
-            dp: ModelDataplane::default(),
+            // A unit boots with its front ports held until it knows its stack.
+            dp: ModelDataplane {
+                held: true,
+                ..ModelDataplane::default()
+            },
         });
         self.pump(i);
     }
@@ -304,7 +319,12 @@ impl Harness {
                         n.dp.routes.remove(&u);
                     }
                     DataplaneWrite::SetFloodTree(f) => n.dp.flood = f,
-                    DataplaneWrite::HoldFrontPorts(h) => n.dp.held = h,
+                    DataplaneWrite::HoldFrontPorts(h) => {
+                        if h && !n.dp.held {
+                            n.dp.holds_after_active += 1;
+                        }
+                        n.dp.held = h;
+                    }
                 }
             }
             while let Some(e) = n.mgr.poll_event() {
@@ -435,6 +455,19 @@ impl Harness {
             }
         }
         false
+    }
+
+    /// Calls `f` on unit `i`'s manager at the current time (an operator command, say) and
+    /// delivers what it produced. `None` if the unit is down.
+    pub fn operate<R>(
+        &mut self,
+        i: usize,
+        f: impl FnOnce(&mut StackManager, Instant) -> R,
+    ) -> Option<R> {
+        let now = self.now;
+        let r = f(&mut self.nodes.get_mut(i)?.as_mut()?.mgr, now);
+        self.pump(i);
+        Some(r)
     }
 
     /// Unit `i`, if running.

@@ -28,8 +28,8 @@ pub mod wire;
 
 pub use election::Rule;
 pub use manager::{
-    LinkState, MemberView, MessageError, Persisted, StackConfig, StackEvent, StackManager,
-    StackView,
+    CommandError, LinkState, MemberView, MessageError, Persisted, StackConfig, StackEvent,
+    StackManager, StackView,
 };
 pub use program::{DataplaneWrite, Route};
 pub use topology::TopologyKind;

@@ -19,7 +19,13 @@
 //!    free one, else none: a seventh unit) and names the standby (configured, else incumbent,
 //!    else by the rules). Members take both from the master they follow, and nobody else.
 //! 4. **Dataplane.** Routes to every numbered unit of the component, the flood tree, and the
-//!    front-port hold (released only for a numbered unit of a stack with a master).
+//!    front-port hold (released only for a numbered unit of a stack with a master, and kept
+//!    released by an active unit of a majority while its next master is chosen: nonstop
+//!    forwarding).
+//!
+//! The cold-boot window ends early when the component is closed (every unit's every stack
+//! port is up and leads to another unit of it, e.g. a complete ring): nobody else can join,
+//! so there is nothing to wait for. Operator commands are in [`operator`].
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -30,11 +36,14 @@ use crate::database::{Database, Offer};
 use crate::election::{self, Candidate, Rule};
 use crate::program::{DataplaneWrite, Programmed, Route};
 use crate::topology::Graph;
-use crate::wire::{self, Adjacency, Advert, Message, Role, StackPort};
+use crate::wire::{self, Adjacency, Advert, Body, Message, Role, StackPort};
 
 pub use crate::api::{
-    LinkState, MemberView, MessageError, Persisted, StackConfig, StackEvent, StackView,
+    CommandError, LinkState, MemberView, MessageError, Persisted, StackConfig, StackEvent,
+    StackView,
 };
+
+mod operator;
 
 #[derive(Clone, Copy, Debug)]
 struct PortState {
@@ -67,6 +76,11 @@ pub struct StackManager {
     writes: VecDeque<DataplaneWrite>,
     events: VecDeque<StackEvent>,
     programmed: Programmed,
+    /// Newest command sequence number seen per issuing master.
+    commands_seen: BTreeMap<u64, u32>,
+    /// As master: priorities ordered for other units, re-sent until their adverts show them.
+    pending_priority: BTreeMap<u64, u8>,
+    command_seq: u32,
 }
 
 impl StackManager {
@@ -108,6 +122,9 @@ impl StackManager {
             writes: VecDeque::new(),
             events: VecDeque::new(),
             programmed: Programmed::default(),
+            commands_seen: BTreeMap::new(),
+            pending_priority: BTreeMap::new(),
+            command_seq: 0,
         };
         m.recompute(now);
         m
@@ -172,7 +189,13 @@ impl StackManager {
             p.neighbour = Some((msg.sender, msg.sender_port));
             p.heard = now;
         }
-        let advert = msg.advert;
+        let advert = match msg.body {
+            Body::Advert(a) => a,
+            Body::Command(c) => {
+                self.handle_command(now, port, msg.sender, c);
+                return Ok(());
+            }
+        };
         if advert.origin == self.cfg.mac {
             // Our own advert from before a restart: continue numbering after it.
             let ours = self.last_sent.as_ref().is_some_and(|l| *l == advert);
@@ -283,10 +306,14 @@ impl StackManager {
     }
 
     fn send_on(&mut self, port: StackPort, advert: &Advert) {
+        self.send_body(port, Body::Advert(advert.clone()));
+    }
+
+    fn send_body(&mut self, port: StackPort, body: Body) {
         let msg = Message {
             sender: self.cfg.mac,
             sender_port: port,
-            advert: advert.clone(),
+            body,
         };
         self.transmits
             .push_back((port, wire::encode(&msg, self.cfg.key.as_deref())));
@@ -309,6 +336,7 @@ impl StackManager {
                 })
             })
             .collect();
+        let complete = self.ports.values().all(|p| p.up && p.neighbour.is_some());
         Advert {
             origin: self.cfg.mac,
             seq: self.seq,
@@ -317,6 +345,8 @@ impl StackManager {
             priority: self.cfg.persisted.priority,
             role: self.role,
             held: self.held,
+            complete,
+            version: self.cfg.version,
             epoch: self.epoch,
             master: self.master.unwrap_or(0),
             standby: self.standby.map_or(0, |s| s.0),
@@ -365,6 +395,17 @@ impl StackManager {
             .iter()
             .filter_map(|m| adverts.get(m))
             .collect();
+        if !self.window_over && closed(&comp, &self.component) {
+            // Every unit's every stack port leads to another unit of this component: nobody
+            // else can join without recabling, so there is nothing left to wait for.
+            info!(
+                mac = me,
+                units = comp.len(),
+                "stack topology complete: cold-boot window ends early"
+            );
+            self.window_over = true;
+        }
+        let mut interregnum = false;
 
         // 1. Masters in my component.
         let masters: Vec<Candidate> = comp
@@ -419,12 +460,33 @@ impl StackManager {
                 .collect();
             let present = known.iter().filter(|m| self.component.contains(m)).count();
             let quorum = known.is_empty() || present * 2 > known.len();
-            let window_over = self.window_over;
+            // A unit of my component follows a master I have not heard of yet (it lost a
+            // merge, and its advert overtook its new master's): that master's advert is on its
+            // way; electing now would only be fenced a moment later.
+            let awaiting = comp.iter().find(|a| {
+                a.origin != me
+                    && a.role != Role::Master
+                    && a.master != 0
+                    && a.epoch == top_epoch
+                    && !self.component.contains(&a.master)
+            });
             if !quorum {
                 if !self.held || rule.is_some() {
                     rule = Some(Rule::QuorumLost);
                 }
-            } else if window_over {
+            } else if self.window_over {
+                // Nonstop forwarding: a numbered unit of a majority keeps forwarding while the
+                // next master is chosen.
+                interregnum = matches!(self.role, Role::Member | Role::Standby);
+            }
+            if let Some(a) = awaiting.filter(|_| quorum && self.window_over) {
+                debug!(
+                    mac = me,
+                    via = a.origin,
+                    master = a.master,
+                    "waiting for the advert of a master not yet heard"
+                );
+            } else if quorum && self.window_over {
                 let standbys: Vec<Candidate> = comp
                     .iter()
                     .filter(|a| a.role == Role::Standby && a.epoch == top_epoch)
@@ -479,7 +541,8 @@ impl StackManager {
             && self.table.get(&me).is_some_and(|u| *u != 0)
             && matches!(self.role, Role::Master | Role::Standby | Role::Member);
         let was_held = self.held;
-        self.held = !numbered;
+        let bridging = interregnum && !was_held;
+        self.held = !numbered && !bridging;
         let members: BTreeSet<u64> = if self.master.is_some() {
             self.component
                 .iter()
@@ -607,8 +670,9 @@ impl StackManager {
             if let Some((s, r)) = pick {
                 info!(master = me, standby = s, rule = %r, "standby named");
             }
+            self.standby = pick;
         }
-        self.standby = pick;
+        // A standby kept is advertised with the rule that first named it.
     }
 
     fn program(&mut self) {
@@ -661,9 +725,29 @@ impl StackManager {
         for p in ports {
             self.send_on(p, &own);
         }
+        self.send_priority_commands();
         self.last_sent = Some(own);
         self.next_advert = now + self.cfg.advert_interval;
     }
+}
+
+/// Whether the component is closed: every unit says all its stack ports have neighbours, and
+/// every adjacency is confirmed by the unit at its other end, inside the component.
+fn closed(comp: &[&Advert], members: &BTreeSet<u64>) -> bool {
+    comp.iter().all(|a| {
+        a.complete
+            && a.adjacencies.iter().all(|j| {
+                members.contains(&j.neighbour)
+                    && comp.iter().any(|b| {
+                        b.origin == j.neighbour
+                            && b.adjacencies.iter().any(|k| {
+                                k.neighbour == a.origin
+                                    && k.port == j.neighbour_port
+                                    && k.neighbour_port == j.port
+                            })
+                    })
+            })
+    })
 }
 
 fn member_view(a: &Advert, uptime_ms: u64) -> MemberView {
@@ -675,5 +759,7 @@ fn member_view(a: &Advert, uptime_ms: u64) -> MemberView {
         role: a.role,
         held: a.held,
         adjacencies: a.adjacencies.clone(),
+        version: a.version,
+        complete: a.complete,
     }
 }
