@@ -31,10 +31,6 @@ fn unit_of(h: &Harness, i: usize) -> u8 {
     h.view(i).unwrap().unit
 }
 
-fn index_of_unit(h: &Harness, unit: u8) -> usize {
-    (0..h.len()).find(|&i| unit_of(h, i) == unit).unwrap()
-}
-
 fn last_rule(h: &Harness, i: usize, role: Role) -> Option<Rule> {
     h.log.iter().rev().find_map(|(u, e)| match e {
         StackEvent::RoleChanged { to, rule, .. } if *u == i && *to == role => Some(*rule),
