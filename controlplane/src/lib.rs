@@ -12,11 +12,16 @@
 //! * [`election`]: the election rules as pure functions; unit number assignment.
 //! * [`manager`]: the state machine that ties them together; [`api`]: its data types.
 //! * [`program`]: what the dataplane must be programmed with, as a diff.
+//! * [`daemon`] (feature `daemon`): `stackd`, the driver; [`ctl`]: `stackctl`, the CLI.
 //! * `harness` (feature `harness`, and in tests): N managers on virtual cabling and a virtual
 //!   clock, with faults.
 #![deny(unsafe_code)]
 
 pub mod api;
+#[cfg(feature = "daemon")]
+pub mod ctl;
+#[cfg(feature = "daemon")]
+pub mod daemon;
 pub mod database;
 pub mod election;
 #[cfg(any(test, feature = "harness"))]

@@ -248,14 +248,19 @@ fn parse_port_flag(spec: &str) -> Result<PortSpec, String> {
     })
 }
 
-/// The default gRPC socket of a unit: under `$XDG_RUNTIME_DIR/stackd/`, else
-/// `/tmp/stackd-<uid>/`.
+/// The default gRPC socket of a unit's dataplane: `dataplane.sock` in [`unit_dir`].
 pub fn default_socket(unit: u8) -> PathBuf {
+    unit_dir(unit).join("dataplane.sock")
+}
+
+/// The default directory of a unit's sockets: `$XDG_RUNTIME_DIR/stackd/unit<N>/`, else
+/// `/tmp/stackd-<uid>/unit<N>/` (shared by `dataplaned`, `stackd` and `stackctl`).
+pub fn unit_dir(unit: u8) -> PathBuf {
     let base = match std::env::var_os("XDG_RUNTIME_DIR") {
         Some(d) if !d.is_empty() => PathBuf::from(d).join("stackd"),
         _ => PathBuf::from(format!("/tmp/stackd-{}", current_uid())),
     };
-    base.join(format!("unit{unit}")).join("dataplane.sock")
+    base.join(format!("unit{unit}"))
 }
 
 fn current_uid() -> u32 {

@@ -1,0 +1,2 @@
+//! stackctl: the operator CLI of a stackd stack.
+fn main() {}

@@ -1,0 +1,2 @@
+//! stackd: the control plane of one stack unit.
+fn main() {}
