@@ -6,7 +6,8 @@
 //! [`StackManager::handle_link`]; messages to send, dataplane writes and events come out of the
 //! `poll_*` calls, and [`StackManager::poll_timeout`] says when to call again.
 //!
-//! * [`wire`]: the stack control message format (documented byte layout, HMAC trailer).
+//! * [`wire`]: the stack control message format (documented byte layout, HMAC trailer);
+//!   [`control_frame`]: how it travels in a stack-header frame on a stack link.
 //! * [`database`]: the advert database, with sequence numbers and ageing.
 //! * [`topology`]: the unit graph; ring/chain; trunks; routes with backups; the flood tree.
 //! * [`election`]: the election rules as pure functions; unit number assignment.
@@ -18,6 +19,7 @@
 #![deny(unsafe_code)]
 
 pub mod api;
+pub mod control_frame;
 #[cfg(feature = "daemon")]
 pub mod ctl;
 #[cfg(feature = "daemon")]
