@@ -2,6 +2,8 @@
 //! sans-IO [`crate::StackManager`], a gRPC client of its unit's `dataplaned` and a gRPC
 //! management server for operators (`stackd.stack.v1`).
 
+pub mod config;
+pub mod state;
 pub mod uds;
 
 /// The default management socket of unit `unit`: `stackd.sock` next to its dataplane's.
