@@ -154,6 +154,17 @@ pub enum CommandError {
     NoStandby,
 }
 
+/// One of this unit's stack ports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StackPortView {
+    /// The port.
+    pub port: StackPort,
+    /// Its link is up.
+    pub up: bool,
+    /// The unit at the other end (base MAC) and its stack port, once heard.
+    pub neighbour: Option<(u64, StackPort)>,
+}
+
 /// One unit as this unit sees it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct MemberView {

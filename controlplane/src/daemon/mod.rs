@@ -3,6 +3,9 @@
 //! management server for operators (`stackd.stack.v1`).
 
 pub mod config;
+pub mod driver;
+pub mod mgmt;
+mod show;
 pub mod state;
 pub mod uds;
 

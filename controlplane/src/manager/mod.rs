@@ -40,7 +40,7 @@ use crate::wire::{self, Adjacency, Advert, Body, Message, Role, StackPort};
 
 pub use crate::api::{
     CommandError, LinkState, MemberView, MessageError, Persisted, StackConfig, StackEvent,
-    StackView,
+    StackPortView, StackView,
 };
 
 mod operator;
@@ -299,6 +299,25 @@ impl StackManager {
     /// The routes as last written to the dataplane.
     pub fn routes(&self) -> &BTreeMap<u8, Route> {
         self.programmed.routes()
+    }
+
+    /// This unit's stack ports: up, and the neighbour (MAC, its stack port) when known.
+    pub fn stack_ports(&self) -> Vec<StackPortView> {
+        self.ports
+            .iter()
+            .map(|(q, p)| StackPortView {
+                port: *q,
+                up: p.up,
+                neighbour: p.neighbour,
+            })
+            .collect()
+    }
+
+    /// Forgets what the dataplane was programmed with and queues the whole desired state again
+    /// (a restarted dataplane, or one whose state is unknown).
+    pub fn reprogram(&mut self) {
+        self.programmed = Programmed::default();
+        self.program();
     }
 
     fn up_ports(&self) -> impl Iterator<Item = StackPort> + '_ {
