@@ -5,12 +5,15 @@
 //! * [`host`]: a sans-IO host NIC that sends numbered flows and honours PFC.
 //! * [`incast`]: the N → 1 incast scenario, lossless (PFC) or lossy, and its report.
 //! * [`rng`]: the seeded generator every random choice comes from.
+//! * [`launch`]: the other mode: a virtual stack of real processes (`dataplaned` + `stackd`
+//!   per unit) on UDP cables.
 //!
-//! No tokio, no sockets, no wall clock, no global RNG: the same configuration and seed give the
-//! same run, event for event ([`world::TraceHash`]).
+//! Apart from [`launch`]: no tokio, no sockets, no wall clock, no global RNG: the same
+//! configuration and seed give the same run, event for event ([`world::TraceHash`]).
 #![deny(unsafe_code)]
 
 pub mod host;
 pub mod incast;
+pub mod launch;
 pub mod rng;
 pub mod world;

@@ -1,0 +1,119 @@
+//! Three units (a `dataplaned` and a `stackd` each) on UDP cables in a ring: they elect one
+//! master and one standby that all agree on, forward between hosts on different units, and
+//! when the master unit's processes are killed the standby becomes master.
+
+use std::net::UdpSocket;
+use std::time::Duration;
+
+use proto::stack::v1 as pb;
+use sim::launch::{LaunchSpec, Stack, Topology};
+use stackd_tests::{bin_dir, converged, test_dir, wait_for_stack};
+
+fn frame(dst: [u8; 6], src: [u8; 6], tag: u8) -> Vec<u8> {
+    let mut f = Vec::with_capacity(64);
+    f.extend_from_slice(&dst);
+    f.extend_from_slice(&src);
+    f.extend_from_slice(&[0x88, 0xb6]); // local experimental EtherType 2: test payload
+    f.push(tag);
+    f.resize(64, 0);
+    f
+}
+
+/// Receives frames on `sock` until one carries `tag` (bounded by the socket's timeout).
+fn receive_tagged(sock: &UdpSocket, tag: u8) -> bool {
+    let mut buf = [0u8; 2048];
+    for _ in 0..64 {
+        match sock.recv(&mut buf) {
+            Ok(n) if n >= 15 && buf[14] == tag => return true,
+            Ok(_) => continue,
+            Err(_) => return false,
+        }
+    }
+    false
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_units_elect_forward_and_survive_the_master() {
+    let mut spec = LaunchSpec::new(3, Topology::Ring, test_dir("ring3"));
+    spec.bin_dir = bin_dir();
+    let mut stack = Stack::start(&spec).expect("launch the stack");
+    let sockets: Vec<_> = stack
+        .units
+        .iter()
+        .map(|u| u.stackd_socket.clone())
+        .collect();
+
+    let views = wait_for_stack(&sockets, Duration::from_secs(10), |v| converged(v, 3)).await;
+    let master = views[0].master_mac;
+    let master_unit = views[0]
+        .members
+        .iter()
+        .find(|m| m.mac == master)
+        .map(|m| m.unit as u8)
+        .unwrap();
+    let standby = views[0]
+        .members
+        .iter()
+        .find(|m| m.role == pb::Role::Standby as i32)
+        .unwrap()
+        .mac;
+    let mut units: Vec<u32> = views[0].members.iter().map(|m| m.unit).collect();
+    units.sort();
+    assert_eq!(units, vec![1, 2, 3], "unit numbers: {views:#?}");
+
+    // stackctl shows the same table: three units, one master, one standby.
+    let out = std::process::Command::new(spec.bin_dir.join("stackctl"))
+        .arg("--socket")
+        .arg(&sockets[0])
+        .args(["show", "switch"])
+        .output()
+        .expect("run stackctl");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "stackctl: {text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(text.matches("Master").count(), 1, "{text}");
+    assert_eq!(text.matches("Standby").count(), 1, "{text}");
+    assert_eq!(text.matches("Member").count(), 1, "{text}");
+
+    // Hosts on the two units that are not the master talk through the stack.
+    let others: Vec<u8> = (1..=3).filter(|u| *u != master_unit).collect();
+    let host = |u: u8| {
+        let s = UdpSocket::bind(stack.units[usize::from(u - 1)].front[0].host).unwrap();
+        s.connect(stack.units[usize::from(u - 1)].front[0].switch)
+            .unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        s
+    };
+    let (a, b) = (host(others[0]), host(others[1]));
+    let (mac_a, mac_b) = ([2, 0, 0, 0, 0, 0xa], [2, 0, 0, 0, 0, 0xb]);
+    // A flooded frame from a teaches the stack where a is and reaches b; b answers unicast.
+    a.send(&frame([0xff; 6], mac_a, 1)).unwrap();
+    assert!(
+        receive_tagged(&b, 1),
+        "flooded frame did not cross the stack"
+    );
+    b.send(&frame(mac_a, mac_b, 2)).unwrap();
+    assert!(
+        receive_tagged(&a, 2),
+        "unicast reply did not cross the stack"
+    );
+
+    // The master unit dies: the standby becomes master; the survivors still forward.
+    stack.kill_unit(master_unit).unwrap();
+    let survivors: Vec<_> = others
+        .iter()
+        .map(|u| sockets[usize::from(*u - 1)].clone())
+        .collect();
+    let views = wait_for_stack(&survivors, Duration::from_secs(10), |v| {
+        v.iter()
+            .all(|x| x.master_mac == standby && x.active && x.members.len() == 2)
+    })
+    .await;
+    assert!(views.iter().all(|v| v.epoch >= 2), "{views:#?}");
+    a.send(&frame(mac_b, mac_a, 3)).unwrap();
+    assert!(receive_tagged(&b, 3), "no forwarding after the failover");
+    stack.stop();
+}
