@@ -48,7 +48,7 @@
 //!
 //! [`decode`] never panics, whatever the bytes: every failure is a [`WireError`].
 
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, Mac as _};
 use sha2::Sha256;
 use thiserror::Error;
 
@@ -71,6 +71,37 @@ const STATE_COMPLETE: u8 = 0x02;
 const HEADER_LEN: usize = 10;
 const FIXED_BODY_LEN: usize = 43;
 const OP_SET_PRIORITY: u8 = 1;
+
+/// A base MAC (48 bits in a `u64`) displayed as `aa:bb:cc:dd:ee:ff`, for logs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Mac(pub u64);
+
+impl std::fmt::Display for Mac {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let b = self.0.to_be_bytes();
+        write!(
+            f,
+            "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+            b[2], b[3], b[4], b[5], b[6], b[7]
+        )
+    }
+}
+
+/// A list of MACs displayed as `[aa:…, bb:…]`, for logs.
+pub struct Macs<'a>(pub &'a [u64]);
+
+impl std::fmt::Display for Macs<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[")?;
+        for (i, m) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{}", Mac(*m))?;
+        }
+        f.write_str("]")
+    }
+}
 
 /// A stack port of this unit (the daemon maps it to the dataplane's `PortIndex`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]

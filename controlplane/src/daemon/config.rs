@@ -176,11 +176,7 @@ pub fn parse_mac(s: &str) -> Result<u64, String> {
 
 /// Formats 48 bits as `aa:bb:cc:dd:ee:ff`.
 pub fn format_mac(mac: u64) -> String {
-    let b = mac.to_be_bytes();
-    format!(
-        "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
-        b[2], b[3], b[4], b[5], b[6], b[7]
-    )
+    crate::wire::Mac(mac).to_string()
 }
 
 /// The default state directory of unit `unit`: `$XDG_STATE_HOME/stackd/unit<N>`, else

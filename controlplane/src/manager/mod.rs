@@ -36,7 +36,7 @@ use crate::database::{Database, Offer};
 use crate::election::{self, Candidate, Rule};
 use crate::program::{DataplaneWrite, Programmed, Route};
 use crate::topology::Graph;
-use crate::wire::{self, Adjacency, Advert, Body, Message, Role, StackPort};
+use crate::wire::{self, Adjacency, Advert, Body, Mac, Macs, Message, Role, StackPort};
 
 pub use crate::api::{
     CommandError, LinkState, MemberView, MessageError, Persisted, StackConfig, StackEvent,
@@ -418,7 +418,7 @@ impl StackManager {
             // Every unit's every stack port leads to another unit of this component: nobody
             // else can join without recabling, so there is nothing left to wait for.
             info!(
-                mac = me,
+                mac = %Mac(me),
                 units = comp.len(),
                 "stack topology complete: cold-boot window ends early"
             );
@@ -442,7 +442,7 @@ impl StackManager {
                     .max();
                 if rival.is_some_and(|e| e >= self.epoch) {
                     self.epoch = top_epoch + 1;
-                    info!(mac = me, epoch = self.epoch, rule = %why, "won a merge: master keeps its role, epoch bumped");
+                    info!(mac = %Mac(me), epoch = self.epoch, rule = %why, "won a merge: master keeps its role, epoch bumped");
                 }
                 self.master = Some(me);
             } else {
@@ -500,9 +500,9 @@ impl StackManager {
             }
             if let Some(a) = awaiting.filter(|_| quorum && self.window_over) {
                 debug!(
-                    mac = me,
-                    via = a.origin,
-                    master = a.master,
+                    mac = %Mac(me),
+                    via = %Mac(a.origin),
+                    master = %Mac(a.master),
                     "waiting for the advert of a master not yet heard"
                 );
             } else if quorum && self.window_over {
@@ -545,7 +545,7 @@ impl StackManager {
                 rule = Some(Rule::NoFreeUnitNumber);
             } else if u != 0 && u != old_unit {
                 self.cfg.persisted.unit = u;
-                info!(mac = me, from = old_unit, to = u, "unit renumbered");
+                info!(mac = %Mac(me), from = old_unit, to = u, "unit renumbered");
                 self.events.push_back(StackEvent::UnitRenumbered {
                     from: old_unit,
                     to: u,
@@ -579,8 +579,8 @@ impl StackManager {
         let joined: Vec<u64> = members.difference(&self.members).copied().collect();
         if !lost.is_empty() {
             info!(
-                mac = me,
-                ?lost,
+                mac = %Mac(me),
+                lost = %Macs(&lost),
                 active = !self.held,
                 "stack split: units lost"
             );
@@ -590,17 +590,17 @@ impl StackManager {
             });
         }
         if !joined.is_empty() {
-            info!(mac = me, ?joined, "stack merge: units joined");
+            info!(mac = %Mac(me), joined = %Macs(&joined), "stack merge: units joined");
             self.events.push_back(StackEvent::Merge { joined });
         }
         self.members = members;
         if was_held != self.held {
-            debug!(mac = me, held = self.held, "front ports");
+            debug!(mac = %Mac(me), held = self.held, "front ports");
         }
 
         if old_role != self.role {
             let rule = rule.unwrap_or(Rule::Incumbent);
-            info!(mac = me, from = ?old_role, to = ?self.role, %rule, epoch = self.epoch, "role change");
+            info!(mac = %Mac(me), from = ?old_role, to = ?self.role, %rule, epoch = self.epoch, "role change");
             self.events.push_back(StackEvent::RoleChanged {
                 from: old_role,
                 to: self.role,
@@ -609,7 +609,7 @@ impl StackManager {
             });
         } else if let Some(Rule::QuorumLost) = rule {
             warn!(
-                mac = me,
+                mac = %Mac(me),
                 "minority without the master: front ports held down"
             );
         }
@@ -687,7 +687,7 @@ impl StackManager {
         let pick = election::standby(&cands, configured, self.standby.map(|s| s.0), tol);
         if pick.map(|p| p.0) != self.standby.map(|s| s.0) {
             if let Some((s, r)) = pick {
-                info!(master = me, standby = s, rule = %r, "standby named");
+                info!(master = %Mac(me), standby = %Mac(s), rule = %r, "standby named");
             }
             self.standby = pick;
         }

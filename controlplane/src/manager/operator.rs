@@ -15,7 +15,7 @@ use tracing::{info, warn};
 use super::StackManager;
 use crate::api::{CommandError, StackEvent};
 use crate::election::{Rule, MAX_UNITS};
-use crate::wire::{Body, Command, CommandOp, Role, StackPort};
+use crate::wire::{Body, Command, CommandOp, Mac, Role, StackPort};
 
 impl StackManager {
     fn require_master(&self) -> Result<(), CommandError> {
@@ -100,7 +100,7 @@ impl StackManager {
             return Err(CommandError::NoStandby);
         }
         info!(
-            mac = self.cfg.mac,
+            mac = %Mac(self.cfg.mac),
             epoch = self.epoch,
             "operator: failover to the standby"
         );
@@ -192,7 +192,7 @@ impl StackManager {
         }
         if self.master != Some(c.origin) || self.epoch != c.epoch {
             warn!(
-                origin = c.origin,
+                origin = %Mac(c.origin),
                 epoch = c.epoch,
                 "command from a master this unit does not follow: ignored"
             );
