@@ -72,12 +72,13 @@ impl LaunchSpec {
     }
 }
 
-/// The directory of the running executable (for a test binary in `target/*/deps`, its
-/// parent): where cargo puts the workspace's binaries.
+/// The directory of the running executable (for a test or example binary in
+/// `target/*/deps` or `target/*/examples`, its parent): where cargo puts the workspace's
+/// binaries.
 pub fn default_bin_dir() -> PathBuf {
     let exe = std::env::current_exe().unwrap_or_default();
     let dir = exe.parent().map(Path::to_path_buf).unwrap_or_default();
-    if dir.file_name().is_some_and(|n| n == "deps") {
+    if dir.file_name().is_some_and(|n| n == "deps" || n == "examples") {
         dir.parent().map(Path::to_path_buf).unwrap_or(dir)
     } else {
         dir
