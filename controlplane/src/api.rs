@@ -6,6 +6,7 @@ use std::time::Duration;
 use thiserror::Error;
 
 use crate::election::Rule;
+use crate::stack_config::{StackConfigError, StackWideConfig};
 use crate::topology::TopologyKind;
 use crate::wire::{Adjacency, Role, StackPort, WireError};
 
@@ -42,6 +43,9 @@ pub struct StackConfig {
     pub uptime_tolerance: Duration,
     /// This unit's software version, `major << 16 | minor << 8 | patch` (shown to operators).
     pub version: u32,
+    /// The stack configuration this unit holds at boot (stored from its last master, or the
+    /// operator's startup file); a master applies and replicates it.
+    pub stack_config: Option<StackWideConfig>,
 }
 
 impl StackConfig {
@@ -59,6 +63,7 @@ impl StackConfig {
             cold_boot_window: Duration::from_secs(2),
             uptime_tolerance: Duration::from_secs(1),
             version: 0,
+            stack_config: None,
         }
     }
 }
@@ -102,6 +107,9 @@ pub enum StackEvent {
         /// Whether this unit's part stays active.
         active: bool,
     },
+    /// The stack configuration this unit holds changed (set here as master, or replicated
+    /// from the master): store it.
+    StackConfigChanged(StackWideConfig),
     /// Units joined this unit's stack (formation, recovery or merge).
     Merge {
         /// Their MACs.
@@ -152,6 +160,9 @@ pub enum CommandError {
     /// A failover needs a standby to hand over to.
     #[error("no standby to fail over to (a stack of one, or no member eligible)")]
     NoStandby,
+    /// A stack configuration with a bad field.
+    #[error("stack configuration: {0}")]
+    Config(#[from] StackConfigError),
 }
 
 /// One of this unit's stack ports.

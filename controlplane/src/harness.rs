@@ -80,6 +80,8 @@ pub struct ModelDataplane {
     /// How many times the front ports were held down after having been released (an active
     /// unit stopping forwarding).
     pub holds_after_active: usize,
+    /// Static MAC entries of the stack configuration.
+    pub static_macs: BTreeMap<(u16, u64), crate::stack_config::StaticMac>,
 }
 
 /// One running unit.
@@ -319,6 +321,12 @@ impl Harness {
                         n.dp.routes.remove(&u);
                     }
                     DataplaneWrite::SetFloodTree(f) => n.dp.flood = f,
+                    DataplaneWrite::SetStaticMac(m) => {
+                        n.dp.static_macs.insert((m.vid, m.mac), m);
+                    }
+                    DataplaneWrite::DeleteStaticMac(vid, mac) => {
+                        n.dp.static_macs.remove(&(vid, mac));
+                    }
                     DataplaneWrite::HoldFrontPorts(h) => {
                         if h && !n.dp.held {
                             n.dp.holds_after_active += 1;

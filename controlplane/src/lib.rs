@@ -13,6 +13,7 @@
 //! * [`election`]: the election rules as pure functions; unit number assignment.
 //! * [`manager`]: the state machine that ties them together; [`api`]: its data types.
 //! * [`program`]: what the dataplane must be programmed with, as a diff.
+//! * [`stack_config`]: the stack-wide configuration the master replicates.
 //! * [`daemon`] (feature `daemon`): `stackd`, the driver; [`ctl`]: `stackctl`, the CLI.
 //! * `harness` (feature `harness`, and in tests): N managers on virtual cabling and a virtual
 //!   clock, with faults.
@@ -30,6 +31,7 @@ pub mod election;
 pub mod harness;
 pub mod manager;
 pub mod program;
+pub mod stack_config;
 pub mod topology;
 pub mod wire;
 

@@ -466,7 +466,7 @@ impl Driver {
             }
         }
         while let Some(w) = mgr.poll_write() {
-            self.held_back.extend(to_updates(&w, ports));
+            self.held_back.extend(to_updates(&w, ports, unit));
         }
         let mut persist = false;
         while let Some(e) = mgr.poll_event() {
@@ -667,8 +667,9 @@ fn command_status(e: CommandError) -> Status {
     }
 }
 
-/// The dataplane updates for one manager write.
-fn to_updates(w: &DataplaneWrite, ports: &PortMap) -> Vec<dp::Update> {
+/// The dataplane updates for one manager write; `unit` is this unit's number (a static MAC on
+/// one of its own front ports is local, elsewhere remote).
+fn to_updates(w: &DataplaneWrite, ports: &PortMap, unit: u8) -> Vec<dp::Update> {
     use dp::update::{Entity, Op};
     let port = |sp: StackPort| ports.stack.get(usize::from(sp.0)).copied();
     let update = |op: Op, entity| dp::Update {
@@ -699,6 +700,35 @@ fn to_updates(w: &DataplaneWrite, ports: &PortMap) -> Vec<dp::Update> {
             Op::Set,
             Entity::FloodTree(dp::FloodTree {
                 ports: list.iter().filter_map(|p| port(*p)).collect(),
+            }),
+        )],
+        DataplaneWrite::SetStaticMac(m) => {
+            let dest = if m.unit == unit {
+                dp::fdb_destination::Dest::Local(dp::PortRef {
+                    slot: 0,
+                    port: u32::from(m.port),
+                })
+            } else {
+                dp::fdb_destination::Dest::Remote(dp::RemotePort {
+                    unit: u32::from(m.unit),
+                    port: u32::from(m.port),
+                })
+            };
+            vec![update(
+                Op::Set,
+                Entity::Fdb(dp::StaticFdbEntry {
+                    vid: u32::from(m.vid),
+                    mac: m.mac,
+                    dest: Some(dp::FdbDestination { dest: Some(dest) }),
+                }),
+            )]
+        }
+        DataplaneWrite::DeleteStaticMac(vid, mac) => vec![update(
+            Op::Delete,
+            Entity::Fdb(dp::StaticFdbEntry {
+                vid: u32::from(*vid),
+                mac: *mac,
+                dest: None,
             }),
         )],
         DataplaneWrite::HoldFrontPorts(hold) => ports
@@ -739,7 +769,7 @@ mod tests {
             primary: vec![StackPort(1)],
             backup: Some(vec![StackPort(0)]),
         };
-        let u = to_updates(&DataplaneWrite::SetRoute(r), &ports);
+        let u = to_updates(&DataplaneWrite::SetRoute(r), &ports, 1);
         assert_eq!(
             u[0].entity,
             Some(dp::update::Entity::StackRoute(dp::StackRoute {
@@ -749,7 +779,7 @@ mod tests {
             }))
         );
         assert_eq!(
-            to_updates(&DataplaneWrite::HoldFrontPorts(true), &ports).len(),
+            to_updates(&DataplaneWrite::HoldFrontPorts(true), &ports, 1).len(),
             2
         );
         assert_eq!(

@@ -35,6 +35,7 @@ use tracing::{debug, info, warn};
 use crate::database::{Database, Offer};
 use crate::election::{self, Candidate, Rule};
 use crate::program::{DataplaneWrite, Programmed, Route};
+use crate::stack_config::StackWideConfig;
 use crate::topology::Graph;
 use crate::wire::{self, Adjacency, Advert, Body, Mac, Macs, Message, Role, StackPort};
 
@@ -44,6 +45,7 @@ pub use crate::api::{
 };
 
 mod operator;
+mod replication;
 
 #[derive(Clone, Copy, Debug)]
 struct PortState {
@@ -81,6 +83,8 @@ pub struct StackManager {
     /// As master: priorities ordered for other units, re-sent until their adverts show them.
     pending_priority: BTreeMap<u64, u8>,
     command_seq: u32,
+    /// The stack configuration held (as master: the running one).
+    stack_config: Option<StackWideConfig>,
 }
 
 impl StackManager {
@@ -100,7 +104,13 @@ impl StackManager {
                 )
             })
             .collect();
+        let stack_config = cfg.stack_config.clone();
+        let mut cfg = cfg;
+        if let Some(sc) = &stack_config {
+            cfg.standby = sc.standby.or(cfg.standby);
+        }
         let mut m = StackManager {
+            stack_config,
             db: Database::new(cfg.hold_time),
             cfg,
             boot: now,
@@ -193,6 +203,10 @@ impl StackManager {
             Body::Advert(a) => a,
             Body::Command(c) => {
                 self.handle_command(now, port, msg.sender, c);
+                return Ok(());
+            }
+            Body::Config(c) => {
+                self.handle_config(now, port, msg.sender, c);
                 return Ok(());
             }
         };
@@ -313,6 +327,11 @@ impl StackManager {
             .collect()
     }
 
+    /// The stack configuration this unit holds.
+    pub fn stack_config(&self) -> Option<&StackWideConfig> {
+        self.stack_config.as_ref()
+    }
+
     /// Forgets what the dataplane was programmed with and queues the whole desired state again
     /// (a restarted dataplane, or one whose state is unknown).
     pub fn reprogram(&mut self) {
@@ -366,6 +385,7 @@ impl StackManager {
             held: self.held,
             complete,
             version: self.cfg.version,
+            config_version: self.stack_config.as_ref().map_or(0, StackWideConfig::version),
             epoch: self.epoch,
             master: self.master.unwrap_or(0),
             standby: self.standby.map_or(0, |s| s.0),
@@ -722,6 +742,13 @@ impl StackManager {
         let flood = self.graph.flood_ports(me);
         let writes = self.programmed.diff(routes, flood, self.held);
         self.writes.extend(writes);
+        let macs = self
+            .stack_config
+            .as_ref()
+            .map(|c| c.static_macs.clone())
+            .unwrap_or_default();
+        let writes = self.programmed.diff_macs(&macs);
+        self.writes.extend(writes);
     }
 
     /// Re-originates our advert when it changed or is due, and floods it.
@@ -745,6 +772,7 @@ impl StackManager {
             self.send_on(p, &own);
         }
         self.send_priority_commands();
+        self.send_config();
         self.last_sent = Some(own);
         self.next_advert = now + self.cfg.advert_interval;
     }
