@@ -18,11 +18,18 @@ const MAX_UNIT: u8 = crate::election::MAX_UNITS;
 )]
 pub struct Cli {
     /// The management socket of the stackd to talk to (default: the one of --unit).
-    #[arg(long, global = true, value_name = "PATH", conflicts_with = "unit")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "PATH",
+        conflicts_with = "serving_unit"
+    )]
     pub socket: Option<PathBuf>,
     /// Talk to the stackd of this unit, on its default socket
     /// ($XDG_RUNTIME_DIR/stackd/unitN/stackd.sock or /tmp/stackd-UID/unitN/stackd.sock) [default: 1].
-    #[arg(long, global = true, value_name = "N", value_parser = clap::value_parser!(u8).range(1..=15))]
+    // Its own id: the commands have a UNIT argument too.
+    #[arg(id = "serving_unit", long = "unit", global = true, value_name = "N",
+          value_parser = clap::value_parser!(u8).range(1..=15))]
     pub unit: Option<u8>,
     /// Machine-readable output (JSON) instead of tables.
     #[arg(long, global = true)]
@@ -313,6 +320,30 @@ mod tests {
             request(&["initiate", "failover"]),
             Request::InitiateFailover
         );
+    }
+
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn the_serving_unit_and_a_command_unit_are_apart() {
+        let cli = parse(&["--unit", "3", "set", "priority", "2", "15"]).unwrap();
+        assert_eq!(cli.unit, Some(3));
+        assert_eq!(
+            cli.command.request(),
+            Request::SetPriority {
+                unit: 2,
+                priority: 15
+            }
+        );
+        let cli = parse(&["set", "standby", "4", "--unit", "5"]).unwrap();
+        assert_eq!(cli.unit, Some(5));
+        assert_eq!(cli.command.request(), Request::SetStandby { unit: Some(4) });
+        let cli = parse(&["renumber", "1", "6"]).unwrap();
+        assert_eq!(cli.unit, None);
     }
 
     #[test]
