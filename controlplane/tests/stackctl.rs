@@ -589,6 +589,54 @@ fn an_unreachable_stackd_says_what_to_do() {
 }
 
 #[test]
+fn a_socket_that_is_not_stackds_is_named_as_such() {
+    let dir = TempDir::new();
+    let other = FakeStackd::start_health_only_at(&dir.0.join("dataplane.sock"));
+    let run = stackctl_with(
+        &["--socket", other.socket.to_str().unwrap(), "show", "switch"],
+        &[],
+    );
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.starts_with(&format!(
+            "stackctl: {} does not serve stackd.stack.v1.StackManagement/ShowSwitch",
+            other.socket.display()
+        )),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("not dataplaned's"), "{}", run.stderr);
+}
+
+#[test]
+fn a_silent_stackd_times_out() {
+    let dir = TempDir::new();
+    let socket = dir.0.join("stackd.sock");
+    // Bound but never accepting nor answering.
+    let _listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    let run = stackctl_with(
+        &[
+            "--socket",
+            socket.to_str().unwrap(),
+            "--timeout",
+            "1",
+            "show",
+            "switch",
+        ],
+        &[],
+    );
+    assert_eq!(run.code, 1);
+    assert_eq!(
+        run.stderr,
+        format!(
+            "stackctl: stackd at {} did not answer within 1 s: is it overloaded or stuck? Check \
+             its log, or try a longer --timeout\n",
+            socket.display()
+        )
+    );
+}
+
+#[test]
 fn unit_selects_the_default_socket() {
     let dir = TempDir::new();
     let fake = FakeStackd::start_at(&dir.0.join("stackd/unit3/stackd.sock"), Commands::Accept);

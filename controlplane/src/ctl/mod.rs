@@ -52,17 +52,17 @@ pub enum CtlError {
         /// The timeout.
         seconds: u64,
     },
-    /// The stackd there does not offer this command (an older stackd?).
+    /// What listens there does not offer this command: not stackd (e.g. dataplaned's socket),
+    /// or an older stackd.
     #[error(
-        "stackd at {socket} does not offer {rpc} ({message}): is it older than this stackctl?"
+        "{socket} does not serve stackd.stack.v1.StackManagement/{rpc}: is it stackd's \
+         management socket (not dataplaned's), and is stackd as new as this stackctl?"
     )]
     Unimplemented {
         /// The socket.
         socket: String,
         /// The gRPC method.
         rpc: &'static str,
-        /// stackd's message.
-        message: String,
     },
     /// Any other gRPC failure.
     #[error("{rpc} failed: {code}: {message}")]
@@ -351,7 +351,6 @@ fn status_error(target: &Target, rpc: &'static str, s: tonic::Status) -> CtlErro
         Code::Unimplemented => CtlError::Unimplemented {
             socket: target.socket.display().to_string(),
             rpc,
-            message: s.message().to_string(),
         },
         code => CtlError::Rpc {
             rpc,

@@ -399,6 +399,7 @@ fn mac_table(m: &MacTable) -> String {
     let mut out = format!("Mac address table of switch {unit} (ports are switch/slot/port)\n\n");
     if !t.is_empty() {
         out.push_str(&t.render());
+        out.push('\n');
     }
     out.push_str(&format!("Total MAC addresses: {}\n", m.entries.len()));
     out

@@ -439,12 +439,22 @@ impl FakeStackd {
     /// Serves on `socket` (its directory is created). Returns once the socket is bound and
     /// listening, so a client started afterwards connects (no polling).
     pub fn start_at(socket: &Path, commands: Commands) -> Self {
+        Self::start_inner(socket, Some(commands))
+    }
+
+    /// Something else than stackd on `socket`: a gRPC server with only the health service (as
+    /// dataplaned's socket would be to stackctl).
+    pub fn start_health_only_at(socket: &Path) -> Self {
+        Self::start_inner(socket, None)
+    }
+
+    fn start_inner(socket: &Path, commands: Option<Commands>) -> Self {
         std::fs::create_dir_all(socket.parent().unwrap()).unwrap();
         let received = Arc::new(Mutex::new(Vec::new()));
-        let fake = Fake {
+        let fake = commands.map(|commands| Fake {
             received: received.clone(),
             commands,
-        };
+        });
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let (ready_tx, ready) = mpsc::channel();
         let path = socket.to_path_buf();
@@ -462,8 +472,10 @@ impl FakeStackd {
                     }
                 };
                 ready_tx.send(Ok(())).unwrap();
+                let (_reporter, health) = tonic_health::server::health_reporter();
                 tonic::transport::Server::builder()
-                    .add_service(StackManagementServer::new(fake))
+                    .add_service(health)
+                    .add_optional_service(fake.map(StackManagementServer::new))
                     .serve_with_incoming_shutdown(
                         tokio_stream::wrappers::UnixListenerStream::new(listener),
                         async {
