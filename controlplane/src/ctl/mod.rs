@@ -44,6 +44,15 @@ pub enum CtlError {
         /// stackd's message.
         message: String,
     },
+    /// stackd answered UNAVAILABLE: it is up but cannot serve this now (e.g. its dataplane is
+    /// not attached, or it is shutting down); its message says why.
+    #[error("stackd at {socket} cannot answer now: {message}")]
+    Unavailable {
+        /// The socket.
+        socket: String,
+        /// stackd's message.
+        message: String,
+    },
     /// stackd did not answer within `--timeout`.
     #[error("stackd at {socket} did not answer within {seconds} s: is it overloaded or stuck? Check its log, or try a longer --timeout")]
     Timeout {
@@ -175,7 +184,7 @@ pub async fn fetch(
     let work = async {
         let channel = crate::daemon::uds::connect(&target.socket)
             .await
-            .map_err(|e| target.unreachable(connect_reason(&target.socket, &e)))?;
+            .map_err(|e| target.unreachable(io_reason(&target.socket, &e)))?;
         ask(target, StackManagementClient::new(channel), request).await
     };
     tokio::time::timeout(timeout, work)
@@ -188,13 +197,14 @@ pub async fn fetch(
         })
 }
 
-/// Why connecting failed, in a few words: the OS error when there is one.
-fn connect_reason(socket: &Path, e: &tonic::transport::Error) -> String {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(e);
+/// Why the connection failed or broke, in a few words: the OS error when there is one.
+fn io_reason(socket: &Path, e: &(dyn std::error::Error + 'static)) -> String {
+    use std::io::ErrorKind;
+    let mut source = Some(e);
     while let Some(err) = source {
         if let Some(io) = err.downcast_ref::<std::io::Error>() {
             return match io.kind() {
-                std::io::ErrorKind::NotFound => {
+                ErrorKind::NotFound => {
                     if socket
                         .parent()
                         .is_some_and(|d| !d.as_os_str().is_empty() && !d.exists())
@@ -204,8 +214,11 @@ fn connect_reason(socket: &Path, e: &tonic::transport::Error) -> String {
                         "no such socket".to_string()
                     }
                 }
-                std::io::ErrorKind::ConnectionRefused => "connection refused".to_string(),
-                std::io::ErrorKind::PermissionDenied => "permission denied".to_string(),
+                ErrorKind::ConnectionRefused => "connection refused".to_string(),
+                ErrorKind::PermissionDenied => "permission denied".to_string(),
+                ErrorKind::BrokenPipe | ErrorKind::ConnectionReset | ErrorKind::UnexpectedEof => {
+                    "the other end hung up".to_string()
+                }
                 _ => io.to_string(),
             };
         }
@@ -334,6 +347,13 @@ fn done(r: tonic::Response<pb::CommandResponse>) -> Output {
 /// A gRPC status as a [`CtlError`]: stackd's refusals carry their own explanation.
 fn status_error(target: &Target, rpc: &'static str, s: tonic::Status) -> CtlError {
     use tonic::Code;
+    // A status made on this side from a transport error: the connection broke.
+    if let Some(source) = std::error::Error::source(&s) {
+        return target.unreachable(format!(
+            "connection lost: {}",
+            io_reason(&target.socket, source)
+        ));
+    }
     match s.code() {
         Code::FailedPrecondition
         | Code::InvalidArgument
@@ -347,7 +367,10 @@ fn status_error(target: &Target, rpc: &'static str, s: tonic::Status) -> CtlErro
                 s.message().to_string()
             },
         },
-        Code::Unavailable => target.unreachable(format!("connection lost: {}", s.message())),
+        Code::Unavailable => CtlError::Unavailable {
+            socket: target.socket.display().to_string(),
+            message: s.message().to_string(),
+        },
         Code::Unimplemented => CtlError::Unimplemented {
             socket: target.socket.display().to_string(),
             rpc,

@@ -170,6 +170,19 @@ fn refusals_print_stackds_message_and_exit_1() {
 }
 
 #[test]
+fn stackd_unavailable_is_not_an_unreachable_stackd() {
+    let message = "not attached to this unit's dataplaned yet (is it running?)";
+    let (_dir, fake) = start_with(Commands::Refuse(tonic::Code::Unavailable, message));
+    let socket = fake.socket.to_str().unwrap();
+    let run = stackctl_with(&["--socket", socket, "initiate", "failover"], &[]);
+    assert_eq!(run.code, 1);
+    assert_eq!(
+        run.stderr,
+        format!("stackctl: stackd at {socket} cannot answer now: {message}\n")
+    );
+}
+
+#[test]
 fn an_unreachable_stackd_says_what_to_do() {
     let dir = TempDir::new();
     // No socket at all.
@@ -213,6 +226,29 @@ fn an_unreachable_stackd_says_what_to_do() {
         )
     );
     assert!(run.stdout.is_empty());
+}
+
+#[test]
+fn a_peer_that_hangs_up_is_an_unreachable_stackd() {
+    let dir = TempDir::new();
+    let socket = dir.0.join("stackd.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+    // Accepts one connection and closes it at once.
+    let peer = std::thread::spawn(move || drop(listener.accept()));
+    let run = stackctl_with(
+        &["--socket", socket.to_str().unwrap(), "show", "switch"],
+        &[],
+    );
+    peer.join().unwrap();
+    assert_eq!(run.code, 1);
+    assert!(
+        run.stderr.starts_with(&format!(
+            "stackctl: cannot reach stackd at {} (",
+            socket.display()
+        )),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]

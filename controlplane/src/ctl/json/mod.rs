@@ -109,7 +109,7 @@ pub struct Switch {
     pub master_mac: Option<Mac>,
     /// The master epoch (bumped by every election).
     pub epoch: u32,
-    /// `ring`, `chain` or `single`.
+    /// `ring`, `chain`, `mesh` or `single`.
     pub topology: String,
     /// The serving unit's front ports forward (false: held down).
     pub active: bool,
