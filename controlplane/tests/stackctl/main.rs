@@ -229,6 +229,32 @@ fn an_unreachable_stackd_says_what_to_do() {
 }
 
 #[test]
+fn a_closed_stdout_is_not_an_error() {
+    let (_dir, fake) = start();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_stackctl"))
+        .args([
+            "--socket",
+            fake.socket.to_str().unwrap(),
+            "show",
+            "pfc",
+            "counters",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // As `stackctl … | head -0`: the reader is gone before (or after) stackctl writes.
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
 fn a_peer_that_hangs_up_is_an_unreachable_stackd() {
     let dir = TempDir::new();
     let socket = dir.0.join("stackd.sock");
