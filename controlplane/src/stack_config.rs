@@ -140,7 +140,11 @@ impl StackWideConfig {
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::new();
         out.push(self.standby.unwrap_or(0));
-        let prios: Vec<_> = self.priorities.iter().take(usize::from(MAX_UNITS)).collect();
+        let prios: Vec<_> = self
+            .priorities
+            .iter()
+            .take(usize::from(MAX_UNITS))
+            .collect();
         out.push(prios.len() as u8);
         for (u, p) in prios {
             out.extend_from_slice(&[*u, *p]);
@@ -263,10 +267,16 @@ mod tests {
         );
         let mut c = sample();
         c.static_macs.push(c.static_macs[0]);
-        assert!(matches!(c.validate(), Err(StackConfigError::Duplicate { .. })));
+        assert!(matches!(
+            c.validate(),
+            Err(StackConfigError::Duplicate { .. })
+        ));
         let mut c = sample();
         c.priorities.insert(7, 1);
-        assert!(matches!(c.validate(), Err(StackConfigError::Unit { unit: 7, .. })));
+        assert!(matches!(
+            c.validate(),
+            Err(StackConfigError::Unit { unit: 7, .. })
+        ));
     }
 
     proptest! {

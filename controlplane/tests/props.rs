@@ -135,6 +135,7 @@ fn sample(origin: u64, epoch: u32, seq: u32) -> Message {
             held: false,
             complete: false,
             version: 0,
+            config_version: 0,
             epoch,
             master: origin,
             standby: 0,

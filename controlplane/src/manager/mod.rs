@@ -385,7 +385,10 @@ impl StackManager {
             held: self.held,
             complete,
             version: self.cfg.version,
-            config_version: self.stack_config.as_ref().map_or(0, StackWideConfig::version),
+            config_version: self
+                .stack_config
+                .as_ref()
+                .map_or(0, StackWideConfig::version),
             epoch: self.epoch,
             master: self.master.unwrap_or(0),
             standby: self.standby.map_or(0, |s| s.0),
