@@ -51,6 +51,10 @@ struct Args {
     /// File holding the stack key (secure stacking: every stack control message is signed).
     #[arg(long)]
     key_file: Option<PathBuf>,
+    /// The stack configuration file (TOML: standby, priorities, static MACs), applied and
+    /// replicated when this unit is master; SIGHUP reloads it.
+    #[arg(long)]
+    stack_config: Option<PathBuf>,
     /// Advert refresh interval in milliseconds (default 250).
     #[arg(long)]
     advert_interval_ms: Option<u64>,
@@ -83,6 +87,7 @@ fn main() -> ExitCode {
         state_dir: args.state_dir,
         stack_ports: args.stack_ports,
         key_file: args.key_file,
+        stack_config: args.stack_config,
         advert_interval_ms: args.advert_interval_ms,
         hold_time_ms: args.hold_time_ms,
         cold_boot_window_ms: args.cold_boot_window_ms,

@@ -10,6 +10,7 @@
 //! state_dir = "/var/lib/stackd/unit1"          # stored unit number, priority, standby
 //! stack_ports = ["1/1", "1/2"]    # the dataplane's stack ports in order (default: all of slot 1)
 //! key_file = "/etc/stackd/stack.key"          # secure stacking: the stack key (optional)
+//! stack_config = "/etc/stackd/stack.toml"     # stack-wide config, applied as master (optional)
 //!
 //! [timers]
 //! advert_interval_ms = 250
@@ -50,6 +51,9 @@ pub struct StackdConfig {
     pub stack_ports: Option<Vec<PortId>>,
     /// The stack key (secure stacking).
     pub key: Option<Vec<u8>>,
+    /// The operator's stack configuration file (applied when this unit is master; reloaded
+    /// on SIGHUP).
+    pub stack_config: Option<PathBuf>,
     /// Advert refresh interval.
     pub advert_interval: Duration,
     /// Advert lifetime without a refresh.
@@ -110,6 +114,7 @@ struct FileConfig {
     state_dir: Option<PathBuf>,
     stack_ports: Option<Vec<Spanned<String>>>,
     key_file: Option<PathBuf>,
+    stack_config: Option<PathBuf>,
     #[serde(default)]
     timers: FileTimers,
 }
@@ -144,6 +149,8 @@ pub struct StackdFlags {
     pub stack_ports: Vec<String>,
     /// `--key-file`.
     pub key_file: Option<PathBuf>,
+    /// `--stack-config`.
+    pub stack_config: Option<PathBuf>,
     /// `--advert-interval-ms`.
     pub advert_interval_ms: Option<u64>,
     /// `--hold-time-ms`.
@@ -328,6 +335,7 @@ impl StackdConfig {
                 .unwrap_or_else(|| default_state_dir(unit)),
             stack_ports,
             key,
+            stack_config: flags.stack_config.or(f.stack_config),
             advert_interval: ms(
                 flags.advert_interval_ms,
                 &t.advert_interval_ms,

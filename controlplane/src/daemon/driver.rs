@@ -49,6 +49,9 @@ pub enum DriverError {
     /// The unit state could not be read or written.
     #[error(transparent)]
     State(#[from] super::state::StateError),
+    /// The startup stack configuration file is unusable.
+    #[error(transparent)]
+    StackFile(#[from] super::stack_file::StackFileError),
     /// The dataplane's ports do not match the configuration.
     #[error("dataplane at {path}: {message}")]
     Ports {
@@ -113,6 +116,8 @@ pub struct Driver {
     renumber: Option<u8>,
     dataplane_tx: watch::Sender<Option<DataplaneClient<Channel>>>,
     refused: u64,
+    /// The stack configuration held at boot (the operator's file, else the stored copy).
+    boot_stack_config: Option<crate::stack_config::StackWideConfig>,
 }
 
 impl Driver {
@@ -135,7 +140,14 @@ impl Driver {
                 generation: 0,
             },
         };
+        let stored = cfg.state_dir.join("stack.toml");
+        let boot_stack_config = match (&cfg.stack_config, stored.exists()) {
+            (Some(file), _) => Some(super::stack_file::load(file)?),
+            (None, true) => Some(super::stack_file::load(&stored)?),
+            (None, false) => None,
+        };
         Ok(Driver {
+            boot_stack_config,
             cfg,
             state_file,
             state,
@@ -162,6 +174,8 @@ impl Driver {
     ) -> Result<(), DriverError> {
         tokio::pin!(shutdown);
         let mut announced = false;
+        let mut hangup =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
         loop {
             let session = tokio::select! {
                 _ = &mut shutdown => return Ok(()),
@@ -187,7 +201,9 @@ impl Driver {
             };
             announced = false;
             let _ = self.dataplane_tx.send(Some(session.client.clone()));
-            let end = self.serve(&mut session, &mut mgmt, &mut shutdown).await;
+            let end = self
+                .serve(&mut session, &mut mgmt, &mut shutdown, hangup.as_mut())
+                .await;
             let _ = self.dataplane_tx.send(None);
             match end {
                 Ok(true) => return Ok(()),
@@ -272,6 +288,10 @@ impl Driver {
                 sc.hold_time = self.cfg.hold_time;
                 sc.cold_boot_window = self.cfg.cold_boot_window;
                 sc.version = version_code();
+                sc.stack_config = self.boot_stack_config.take();
+                if let Some(s) = &sc.stack_config {
+                    sc.standby = s.standby.or(sc.standby);
+                }
                 self.mgr = Some(StackManager::new(sc, now));
             }
             Some(m) => {
@@ -358,6 +378,7 @@ impl Driver {
         s: &mut Session,
         mgmt: &mut mpsc::Receiver<MgmtRequest>,
         shutdown: &mut std::pin::Pin<&mut impl std::future::Future<Output = ()>>,
+        mut hangup: Option<&mut tokio::signal::unix::Signal>,
     ) -> Result<bool, DriverError> {
         self.pump(s).await?;
         loop {
@@ -381,6 +402,12 @@ impl Driver {
                     }
                 },
                 Some(req) = mgmt.recv() => self.on_mgmt(s, req).await,
+                Some(()) = async {
+                    match hangup.as_mut() {
+                        Some(h) => h.recv().await,
+                        None => std::future::pending().await,
+                    }
+                } => self.reload_stack_config(),
                 _ = tokio::time::sleep_until(deadline.into()) => {
                     let now = self.now();
                     if let Some(m) = self.mgr.as_mut() {
@@ -477,6 +504,12 @@ impl Driver {
                     persist = true;
                 }
                 StackEvent::UnitRenumbered { to, .. } if to != 0 => self.renumber = Some(to),
+                StackEvent::StackConfigChanged(c) => {
+                    let path = self.cfg.state_dir.join("stack.toml");
+                    if let Err(e) = super::stack_file::store(&path, &c) {
+                        error!("{e}");
+                    }
+                }
                 StackEvent::RoleChanged {
                     from,
                     to,
@@ -548,6 +581,29 @@ impl Driver {
             Err(e) => error!(updates = n, error = %e.message(), "dataplane write failed"),
         }
         Ok(())
+    }
+
+    /// SIGHUP: reads the operator's stack configuration file again and, as master, applies
+    /// it. A bad file is reported and changes nothing.
+    fn reload_stack_config(&mut self) {
+        let Some(path) = self.cfg.stack_config.clone() else {
+            info!("SIGHUP: no --stack-config file to reload");
+            return;
+        };
+        let now = self.now();
+        let config = match super::stack_file::load(&path) {
+            Ok(c) => c,
+            Err(e) => {
+                error!("stack configuration not applied, the running one stays: {e}");
+                return;
+            }
+        };
+        if let Some(m) = self.mgr.as_mut() {
+            match m.set_stack_config(now, config) {
+                Ok(()) => info!(path = %path.display(), "SIGHUP: stack configuration reloaded"),
+                Err(e) => warn!("SIGHUP: stack configuration not applied: {e}"),
+            }
+        }
     }
 
     fn answer_detached(&mut self, req: MgmtRequest) {

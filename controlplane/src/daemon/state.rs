@@ -78,23 +78,33 @@ impl StateFile {
             path: self.path.clone(),
             source,
         };
-        let dir = self.path.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir).map_err(err)?;
         let text = toml::to_string(state).map_err(|e| err(std::io::Error::other(e)))?;
-        let tmp = dir.join(format!(".state.toml.{}.tmp", std::process::id()));
-        let result = (|| {
-            let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(b"# stackd unit state: written by stackd, atomically. Edit only while stackd is stopped.\n")?;
-            f.write_all(text.as_bytes())?;
-            f.sync_all()?;
-            std::fs::rename(&tmp, &self.path)?;
-            std::fs::File::open(dir)?.sync_all()
-        })();
-        if result.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
-        result.map_err(err)
+        let text = format!("# stackd unit state: written by stackd, atomically. Edit only while stackd is stopped.\n{text}");
+        write_atomically(&self.path, text.as_bytes()).map_err(err)
     }
+}
+
+/// Replaces `path` with `bytes` atomically: a temporary file in the same directory, fsync,
+/// rename over `path`, fsync of the directory. A crash leaves the old file or the new one.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        std::fs::File::open(dir)?.sync_all()
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
 }
 
 #[cfg(test)]
