@@ -129,3 +129,42 @@ async fn three_units_elect_forward_and_survive_the_master() {
     assert!(receive_tagged(&b, 3), "no forwarding after the failover");
     stack.stop();
 }
+
+/// Secure stacking with real processes: two units share a stack key, the third has none (and
+/// the highest priority). The keyed pair forms a stack; the third can neither join it nor win
+/// its election, and stays a stack of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_unit_without_the_stack_key_is_kept_out() {
+    let dir = test_dir("key");
+    let key = dir.join("stack.key");
+    std::fs::write(&key, "correct horse battery staple\n").unwrap();
+    let mut spec = LaunchSpec::new(3, Topology::Ring, dir.clone());
+    spec.bin_dir = bin_dir();
+    spec.priorities = vec![1, 1, 255];
+    for u in [1, 2] {
+        spec.stackd_extra
+            .push((u, vec!["--key-file".into(), key.display().to_string()]));
+    }
+    let mut stack = Stack::start(&spec).expect("launch the stack");
+    let sockets: Vec<_> = stack
+        .units
+        .iter()
+        .map(|u| u.stackd_socket.clone())
+        .collect();
+    let keyed = wait_for_stack(&sockets[..2], Duration::from_secs(10), |v| converged(v, 2)).await;
+    let intruder = stackd_tests::stackd(&sockets[2])
+        .await
+        .show_switch(pb::ShowSwitchRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(intruder.members.len(), 1, "{intruder:#?}");
+    for v in &keyed {
+        assert!(
+            v.members.iter().all(|m| m.mac != intruder.local_mac),
+            "the unkeyed unit got in: {v:#?}"
+        );
+        assert_ne!(v.master_mac, intruder.local_mac);
+    }
+    stack.stop();
+}
