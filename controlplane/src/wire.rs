@@ -32,6 +32,9 @@
 //!  …      1    N = assignment count (at most 16)
 //!  …      7×N  assignment         MAC (6), unit number (1): the stack's unit table as the origin
 //!                                 knows it (authoritative only in a master's advert)
+//!  …      1    G = grace count (at most 8)
+//!  …      6×G  graced MAC         a neighbour whose control plane is restarting while its
+//!                                 dataplane (hellos) lives on: keep its advert (NSF)
 //! -- command body (type 2; originated by the master, flooded unchanged) --
 //! 10      6    origin MAC         the master that issued it
 //! 16      4    master epoch       the epoch it issued it in (stale masters are ignored)
@@ -75,6 +78,8 @@ pub const MAC_LEN: usize = 16;
 pub const MAX_ADJACENCIES: usize = 48;
 /// Most unit-table entries an advert may carry.
 pub const MAX_ASSIGNMENTS: usize = 16;
+/// Most graced neighbours an advert may carry.
+pub const MAX_GRACE: usize = 8;
 
 const FLAG_HMAC: u8 = 0x01;
 const STATE_HELD: u8 = 0x01;
@@ -204,6 +209,9 @@ pub struct Advert {
     /// The stack's unit table (MAC → unit number, 0 = refused) as the origin knows it, sorted
     /// by MAC.
     pub assignments: Vec<(u64, u8)>,
+    /// Neighbours whose control plane is restarting (their hellos say "control detached")
+    /// and whose adverts the origin asks everyone to keep (nonstop forwarding).
+    pub grace: Vec<u64>,
 }
 
 #[cfg(test)]
@@ -227,6 +235,7 @@ impl Advert {
             standby_rule: 0,
             adjacencies: Vec::new(),
             assignments: Vec::new(),
+            grace: Vec::new(),
         }
     }
 }
@@ -433,6 +442,11 @@ fn encode_advert(out: &mut Vec<u8>, a: &Advert) {
         put_mac(out, mac);
         out.push(unit);
     }
+    let grace = &a.grace[..a.grace.len().min(MAX_GRACE)];
+    out.push(grace.len() as u8);
+    for &mac in grace {
+        put_mac(out, mac);
+    }
 }
 
 /// A bounds-checked reader over a byte slice.
@@ -606,6 +620,18 @@ fn decode_advert(r: &mut Reader<'_>) -> Result<Advert, WireError> {
     for _ in 0..n {
         assignments.push((r.mac()?, r.u8()?));
     }
+    let n = usize::from(r.u8()?);
+    if n > MAX_GRACE {
+        return Err(WireError::TooMany {
+            what: "grace",
+            count: n,
+            max: MAX_GRACE,
+        });
+    }
+    let mut grace = Vec::with_capacity(n);
+    for _ in 0..n {
+        grace.push(r.mac()?);
+    }
     Ok(Advert {
         origin,
         seq,
@@ -623,6 +649,7 @@ fn decode_advert(r: &mut Reader<'_>) -> Result<Advert, WireError> {
         standby_rule,
         adjacencies,
         assignments,
+        grace,
     })
 }
 
@@ -655,6 +682,7 @@ mod tests {
                     neighbour_port: StackPort(1),
                 }],
                 assignments: vec![(0x0200_0000_0001, 1), (0x0200_0000_0002, 2)],
+                grace: vec![0x0200_0000_0003],
             }),
         }
     }

@@ -40,10 +40,11 @@ use crate::topology::Graph;
 use crate::wire::{self, Adjacency, Advert, Body, Mac, Macs, Message, Role, StackPort};
 
 pub use crate::api::{
-    CommandError, LinkState, MemberView, MessageError, Persisted, StackConfig, StackEvent,
-    StackPortView, StackView,
+    Checkpoint, CommandError, LinkState, MemberView, MessageError, Persisted, StackConfig,
+    StackEvent, StackPortView, StackView,
 };
 
+mod nsf;
 mod operator;
 mod replication;
 
@@ -52,6 +53,9 @@ struct PortState {
     up: bool,
     neighbour: Option<(u64, StackPort)>,
     heard: Instant,
+    /// The neighbour's control plane is detached (its hellos say so): it is kept, and
+    /// vouched for in our adverts, until then.
+    grace_until: Option<Instant>,
 }
 
 /// The stack manager of one unit.
@@ -85,6 +89,10 @@ pub struct StackManager {
     command_seq: u32,
     /// The stack configuration held (as master: the running one).
     stack_config: Option<StackWideConfig>,
+    /// Resumed from a checkpoint and not yet heard from every unit of it: decisions wait.
+    resyncing: bool,
+    /// The checkpoint as last reported.
+    last_checkpoint: Option<Checkpoint>,
 }
 
 impl StackManager {
@@ -100,6 +108,7 @@ impl StackManager {
                         up: false,
                         neighbour: None,
                         heard: now,
+                        grace_until: None,
                     },
                 )
             })
@@ -111,6 +120,8 @@ impl StackManager {
         }
         let mut m = StackManager {
             stack_config,
+            resyncing: false,
+            last_checkpoint: None,
             db: Database::new(cfg.hold_time),
             cfg,
             boot: now,
@@ -136,6 +147,9 @@ impl StackManager {
             pending_priority: BTreeMap::new(),
             command_seq: 0,
         };
+        if let Some(cp) = m.cfg.resume.take() {
+            m.resume(cp, now);
+        }
         m.recompute(now);
         m
     }
@@ -218,6 +232,12 @@ impl StackManager {
                 self.last_sent = None;
             }
         } else if self.db.offer(now, port, advert.clone()) == Offer::Accepted {
+            // Units the origin vouches for live on while it does.
+            for &g in &advert.grace {
+                if g != self.cfg.mac {
+                    self.db.vouch(g, now + self.cfg.hold_time);
+                }
+            }
             // Flood on, but not back to the unit it came from (on any link of the trunk).
             let sender = msg.sender;
             let out: Vec<StackPort> = self
@@ -236,10 +256,12 @@ impl StackManager {
 
     /// Timers: advert refresh, ageing, the end of the cold-boot window.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.expire_grace(now);
         self.db.expire(now);
         let hold = self.cfg.hold_time;
         for p in self.ports.values_mut() {
-            if p.neighbour.is_some() && now.saturating_since(p.heard) >= hold {
+            let graced = p.grace_until.is_some_and(|g| now < g);
+            if p.neighbour.is_some() && !graced && now.saturating_since(p.heard) >= hold {
                 p.neighbour = None;
             }
         }
@@ -271,8 +293,11 @@ impl StackManager {
             t = t.min(e);
         }
         for p in self.ports.values() {
-            if p.neighbour.is_some() {
-                t = t.min(p.heard + self.cfg.hold_time);
+            match p.grace_until {
+                // A graced neighbour is not aged until its grace ends.
+                Some(g) => t = t.min(g),
+                None if p.neighbour.is_some() => t = t.min(p.heard + self.cfg.hold_time),
+                None => {}
             }
         }
         if !self.window_over {
@@ -395,6 +420,7 @@ impl StackManager {
             standby_rule: self.standby.map_or(0, |s| s.1.code()),
             adjacencies,
             assignments: self.table.iter().map(|(m, u)| (*m, *u)).collect(),
+            grace: self.graced(now),
         }
     }
 
@@ -437,6 +463,12 @@ impl StackManager {
             .iter()
             .filter_map(|m| adverts.get(m))
             .collect();
+        if self.resyncing && !self.resynced(now) {
+            // Resumed from a checkpoint: keep its role, epoch, table and programming until
+            // every unit of it has been heard again (or the cold-boot window is over).
+            self.advertise(now);
+            return;
+        }
         if !self.window_over && closed(&comp, &self.component) {
             // Every unit's every stack port leads to another unit of this component: nobody
             // else can join without recabling, so there is nothing left to wait for.
@@ -639,6 +671,7 @@ impl StackManager {
 
         self.program();
         self.advertise(now);
+        self.report_checkpoint();
     }
 
     /// Follows master `m`: its epoch, unit table and standby; my role from them. Returns the

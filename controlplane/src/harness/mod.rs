@@ -68,6 +68,8 @@ impl UnitSpec {
     }
 }
 
+mod control;
+
 /// A unit's model dataplane, as programmed by its manager.
 #[derive(Clone, Debug, Default)]
 pub struct ModelDataplane {
@@ -93,6 +95,11 @@ pub struct Node {
     pub dp: ModelDataplane,
     /// Its persistent state as last reported.
     pub persisted: Persisted,
+    /// Its checkpoint as last reported.
+    pub checkpoint: Option<crate::api::Checkpoint>,
+    /// Its control plane is down while its dataplane lives on (see [`Harness::detach_control`]):
+    /// it receives nothing and runs no timers.
+    pub detached: bool,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -159,7 +166,19 @@ impl Harness {
     /// the next unit and links..2·links towards the previous one.
     /// Every unit gets at least the `2 · links` stack ports this needs.
     pub fn line(seed: u64, specs: Vec<UnitSpec>, ring: bool, links: u8) -> Self {
+        Harness::line_with(seed, specs, ring, links, default_config)
+    }
+
+    /// [`Harness::line`] with every manager configured by `template` (e.g. shorter timers).
+    pub fn line_with(
+        seed: u64,
+        specs: Vec<UnitSpec>,
+        ring: bool,
+        links: u8,
+        template: fn(&UnitSpec) -> StackConfig,
+    ) -> Self {
         let mut h = Harness::new(seed);
+        h.template = template;
         let n = specs.len();
         for mut s in specs {
             s.ports = s.ports.max(2 * links);
@@ -208,6 +227,8 @@ impl Harness {
         let mgr = StackManager::new(cfg, self.now);
         self.nodes[i] = Some(Node {
             persisted: mgr.persisted(),
+            checkpoint: None,
+            detached: false,
             mgr,
             // A unit boots with its front ports held until it knows its stack.
             dp: ModelDataplane {
@@ -266,7 +287,9 @@ impl Harness {
 
     /// Unit `u` dies: its manager is dropped and its links go down.
     pub fn crash(&mut self, u: usize) {
-        self.nodes[u] = None;
+        if let Some(n) = self.nodes[u].take() {
+            self.specs[u].persisted = n.persisted;
+        }
         self.sync_links();
     }
 
@@ -277,6 +300,23 @@ impl Harness {
         }
         self.boot(u);
         self.sync_links();
+    }
+
+    /// The cabled, up stack ports of unit `u` and their far ends.
+    pub(crate) fn up_cables(&self, u: usize) -> Vec<(StackPort, usize, StackPort)> {
+        self.cables
+            .iter()
+            .filter(|c| self.cable_up(c))
+            .filter_map(|c| {
+                if c.a.0 == u {
+                    Some((c.a.1, c.b.0, c.b.1))
+                } else if c.b.0 == u {
+                    Some((c.b.1, c.a.0, c.a.1))
+                } else {
+                    None
+                }
+            })
+            .collect()
     }
 
     fn cable_up(&self, c: &Cable) -> bool {
@@ -306,7 +346,7 @@ impl Harness {
 
     /// Drains unit `i`'s manager: transmits into the cabling, writes into its model
     /// dataplane, events into the log.
-    fn pump(&mut self, i: usize) {
+    pub(crate) fn pump(&mut self, i: usize) {
         let mut sends = Vec::new();
         if let Some(n) = self.nodes[i].as_mut() {
             while let Some((p, bytes)) = n.mgr.poll_transmit() {
@@ -336,8 +376,10 @@ impl Harness {
                 }
             }
             while let Some(e) = n.mgr.poll_event() {
-                if let StackEvent::PersistedChanged(p) = e {
-                    n.persisted = p;
+                match &e {
+                    StackEvent::PersistedChanged(p) => n.persisted = *p,
+                    StackEvent::CheckpointChanged(c) => n.checkpoint = Some(c.clone()),
+                    _ => {}
                 }
                 self.log.push((i, e));
             }
@@ -366,14 +408,32 @@ impl Harness {
     }
 
     /// Runs the world for `d` of virtual time.
+    ///
+    /// # Panics
+    ///
+    /// When time stops advancing (a manager asking to be woken at the same instant over and
+    /// over: a bug worth a loud failure rather than a hung test).
     pub fn run_for(&mut self, d: Duration) {
+        const STUCK: u32 = 100_000;
         let end = self.now + d;
+        let mut same = (self.now, 0u32);
         loop {
+            if same.0 == self.now {
+                same.1 += 1;
+                assert!(
+                    same.1 < STUCK,
+                    "harness: time stuck at {:?}: a poll_timeout does not advance",
+                    self.now
+                );
+            } else {
+                same = (self.now, 0);
+            }
             let next_msg = self.queue.keys().next().map(|k| k.0);
             let next_timer = self
                 .nodes
                 .iter()
                 .flatten()
+                .filter(|n| !n.detached)
                 .filter_map(|n| n.mgr.poll_timeout())
                 .min();
             let next = match (next_msg, next_timer) {
@@ -400,7 +460,7 @@ impl Harness {
                     break;
                 };
                 if let Some((to, q)) = self.peer(from, port) {
-                    if let Some(n) = self.nodes[to].as_mut() {
+                    if let Some(n) = self.nodes[to].as_mut().filter(|n| !n.detached) {
                         if n.mgr.handle_message(self.now, q, &bytes).is_err() {
                             self.refused += 1;
                         }
@@ -411,6 +471,7 @@ impl Harness {
             for i in 0..self.nodes.len() {
                 let due = self.nodes[i]
                     .as_ref()
+                    .filter(|n| !n.detached)
                     .and_then(|n| n.mgr.poll_timeout())
                     .is_some_and(|t| t <= self.now);
                 if due {
