@@ -65,6 +65,10 @@ struct Args {
     /// rest of the stack before it may elect (a closed ring does not wait).
     #[arg(long)]
     cold_boot_window_ms: Option<u64>,
+    /// Grace period in milliseconds (default 10000): how long a neighbour whose control plane
+    /// restarts (its dataplane's hellos say "control detached") is kept as it was.
+    #[arg(long)]
+    grace_period_ms: Option<u64>,
 }
 
 fn main() -> ExitCode {
@@ -91,6 +95,7 @@ fn main() -> ExitCode {
         advert_interval_ms: args.advert_interval_ms,
         hold_time_ms: args.hold_time_ms,
         cold_boot_window_ms: args.cold_boot_window_ms,
+        grace_period_ms: args.grace_period_ms,
     };
     let cfg = match StackdConfig::load(args.config.as_deref(), flags) {
         Ok(c) => c,

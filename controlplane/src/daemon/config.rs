@@ -17,6 +17,7 @@
 //! hold_time_ms = 1000
 //! cold_boot_window_ms = 2000
 //! reconcile_timeout_ms = 10000
+//! grace_period_ms = 10000         # a neighbour whose control plane restarts is kept this long
 //! ```
 //!
 //! Every error names the file, line and column (or the flag) and what was expected.
@@ -62,6 +63,8 @@ pub struct StackdConfig {
     pub cold_boot_window: Duration,
     /// How long the dataplane waits for reconciliation after an attach before sweeping.
     pub reconcile_timeout: Duration,
+    /// How long a neighbour whose control plane detached is kept (nonstop forwarding).
+    pub grace_period: Duration,
 }
 
 /// A configuration that cannot be used.
@@ -126,6 +129,7 @@ struct FileTimers {
     hold_time_ms: Option<Spanned<u64>>,
     cold_boot_window_ms: Option<Spanned<u64>>,
     reconcile_timeout_ms: Option<Spanned<u64>>,
+    grace_period_ms: Option<Spanned<u64>>,
 }
 
 /// What the command line sets (each overrides the file).
@@ -157,6 +161,8 @@ pub struct StackdFlags {
     pub hold_time_ms: Option<u64>,
     /// `--cold-boot-window-ms`.
     pub cold_boot_window_ms: Option<u64>,
+    /// `--grace-period-ms`.
+    pub grace_period_ms: Option<u64>,
 }
 
 /// Parses `aa:bb:cc:dd:ee:ff` (or `-` separators) into 48 bits.
@@ -362,6 +368,13 @@ impl StackdConfig {
                 &t.reconcile_timeout_ms,
                 10_000,
                 "timers.reconcile_timeout_ms",
+                &at,
+            )?,
+            grace_period: ms(
+                flags.grace_period_ms,
+                &t.grace_period_ms,
+                10_000,
+                "timers.grace_period_ms",
                 &at,
             )?,
         })

@@ -289,6 +289,17 @@ impl Driver {
                 sc.cold_boot_window = self.cfg.cold_boot_window;
                 sc.version = version_code();
                 sc.stack_config = self.boot_stack_config.take();
+                sc.grace_period = self.cfg.grace_period;
+                // A control-plane restart over a dataplane that kept its state resumes from
+                // the checkpoint; anything else boots cold.
+                let cp_path = self.cfg.state_dir.join("checkpoint.toml");
+                if self.nsf.warm {
+                    match super::state::CheckpointFile::load(&cp_path) {
+                        Ok(Some(cp)) => sc.resume = cp.to_checkpoint(),
+                        Ok(None) => {}
+                        Err(e) => warn!("{e}: booting cold"),
+                    }
+                }
                 if let Some(s) = &sc.stack_config {
                     sc.standby = s.standby.or(sc.standby);
                 }
@@ -455,11 +466,15 @@ impl Driver {
             Some(Msg::Event(dp::Event {
                 kind: Some(dp::event::Kind::NeighborControl(n)),
             })) => {
-                info!(
-                    neighbor_unit = n.neighbor_unit,
-                    attached = n.attached,
-                    "neighbour's control plane"
-                );
+                if let Some(sp) = n.port.as_ref().and_then(|r| ports.stack_port(r)) {
+                    debug!(
+                        stack_port = sp.0,
+                        neighbor_unit = n.neighbor_unit,
+                        attached = n.attached,
+                        "neighbour's control plane"
+                    );
+                    mgr.handle_neighbour_control(now, sp, n.attached);
+                }
             }
             Some(Msg::Swept(sw)) => {
                 info!(entries = sw.entries, reason = %sw.reason, "dataplane swept stale entries");
@@ -504,6 +519,13 @@ impl Driver {
                     persist = true;
                 }
                 StackEvent::UnitRenumbered { to, .. } if to != 0 => self.renumber = Some(to),
+                StackEvent::CheckpointChanged(cp) => {
+                    let path = self.cfg.state_dir.join("checkpoint.toml");
+                    if let Err(e) = super::state::CheckpointFile::from_checkpoint(&cp).store(&path)
+                    {
+                        error!("{e}");
+                    }
+                }
                 StackEvent::StackConfigChanged(c) => {
                     let path = self.cfg.state_dir.join("stack.toml");
                     if let Err(e) = super::stack_file::store(&path, &c) {
@@ -525,8 +547,9 @@ impl Driver {
             self.state_file.store(&self.state)?;
         }
         if self.nsf.reconciling {
-            let decided =
-                mgr.view(now).master.is_some() || self.epoch.elapsed() >= self.cfg.cold_boot_window;
+            let decided = !mgr.resyncing()
+                && (mgr.view(now).master.is_some()
+                    || self.epoch.elapsed() >= self.cfg.cold_boot_window);
             if self.nsf.warm && !decided {
                 return Ok(());
             }
