@@ -208,15 +208,13 @@ async fn the_masters_stackd_restarts_without_an_election_or_a_lost_frame() {
 
     stack.unit(master_unit).unwrap().stackd.kill();
     // Past the 1 s advert hold time: without the grace period the master would be gone.
-    let mut tag = 10u8;
-    for _ in 0..15 {
+    for tag in 10u8..25 {
         tokio::time::sleep(Duration::from_millis(100)).await;
         a.send(&frame(mac_b, mac_a, tag)).unwrap();
         assert!(
             receive_tagged(&b, tag),
             "frame {tag} lost while the master's stackd was down"
         );
-        tag += 1;
     }
     let survivors: Vec<_> = others
         .iter()
