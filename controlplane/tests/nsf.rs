@@ -76,9 +76,16 @@ fn the_masters_control_plane_restarts_without_an_election() {
         "nobody changed role or split"
     );
     for (i, before) in routes.iter().enumerate() {
-        let dp = &h.node(i).unwrap().dp;
-        assert_eq!(dp.holds_after_active, 0, "unit index {i} held");
-        assert_eq!(&dp.routes, before, "unit index {i} re-routed");
+        assert_eq!(
+            h.node(i).unwrap().dp.holds_after_active,
+            0,
+            "unit index {i} held"
+        );
+        assert_eq!(
+            &h.node(i).unwrap().dp.routes,
+            before,
+            "unit index {i} re-routed"
+        );
     }
 }
 
@@ -129,4 +136,38 @@ fn past_the_grace_period_the_standby_takes_over_and_the_old_master_is_fenced() {
     h.check_one_master().unwrap();
     assert_eq!(master(&h), standby);
     assert_eq!(h.view(m).unwrap().role, Role::Member);
+}
+
+#[test]
+fn a_link_cut_while_a_control_plane_is_down_is_repaired() {
+    let mut h = ring(34, 5);
+    let m = master(&h);
+    h.detach_control(m);
+    // Cut a link between two other units: the ring becomes a chain around it.
+    let a = (m + 2) % 5;
+    let b = (m + 3) % 5;
+    h.cut(a, b);
+    h.run_for(Duration::from_millis(1500));
+    for i in (0..5).filter(|&i| i != m) {
+        let v = h.view(i).unwrap();
+        assert_eq!(v.master, Some(h.mac(m)));
+        assert_eq!(v.members.len(), 5, "unit index {i}");
+    }
+    // Every other unit re-routed around the cut: a route to every unit, none over the cut.
+    for i in (0..5).filter(|&i| i != m) {
+        let routes = &h.node(i).unwrap().dp.routes;
+        assert_eq!(routes.len(), 4, "unit index {i}: {routes:?}");
+    }
+    assert!(h
+        .node(a)
+        .unwrap()
+        .dp
+        .routes
+        .values()
+        .all(|r| r.backup.is_none()));
+    h.reattach_control(m);
+    assert!(h.settle());
+    h.check_one_master().unwrap();
+    assert_eq!(master(&h), m);
+    h.check_forwarding(&(0..5).collect::<Vec<_>>()).unwrap();
 }

@@ -441,9 +441,17 @@ impl Driver {
                 let Some(sp) = p.port.as_ref().and_then(|r| ports.stack_port(r)) else {
                     return;
                 };
+                let relayed = control_frame::relayed(&p.frame);
                 let result = control_frame::decode(&p.frame)
                     .map_err(|e| e.to_string())
-                    .and_then(|msg| mgr.handle_message(now, sp, msg).map_err(|e| e.to_string()));
+                    .and_then(|msg| {
+                        if relayed {
+                            mgr.handle_relayed_message(now, sp, msg)
+                        } else {
+                            mgr.handle_message(now, sp, msg)
+                        }
+                        .map_err(|e| e.to_string())
+                    });
                 if let Err(e) = result {
                     self.refused += 1;
                     debug!(port = sp.0, error = %e, "stack control frame refused");

@@ -110,6 +110,9 @@ struct Cable {
     was_up: bool,
 }
 
+/// A message in flight: (sender, its port, bytes, relays so far).
+type InFlight = (usize, StackPort, Vec<u8>, u8);
+
 /// What `settle` watches for change: index, role, master, epoch, held, unit, route count.
 type Fingerprint = (usize, Role, Option<u64>, u32, bool, u8, usize);
 
@@ -122,7 +125,7 @@ pub struct Harness {
     nodes: Vec<Option<Node>>,
     cables: Vec<Cable>,
     isolated: BTreeSet<usize>,
-    queue: BTreeMap<(Instant, u64), (usize, StackPort, Vec<u8>)>,
+    queue: BTreeMap<(Instant, u64), InFlight>,
     counter: u64,
     /// Timers for every manager (tests shorten nothing by default).
     pub template: fn(&UnitSpec) -> StackConfig,
@@ -385,11 +388,16 @@ impl Harness {
             }
         }
         for (p, bytes) in sends {
-            let delay = 20_000 + self.next_rand() % 200_000; // 20–220 µs, in ns
-            let at = self.now + Duration::from_nanos(delay);
-            self.counter += 1;
-            self.queue.insert((at, self.counter), (i, p, bytes));
+            self.send(i, p, bytes, 0);
         }
+    }
+
+    fn send(&mut self, from: usize, port: StackPort, bytes: Vec<u8>, relays: u8) {
+        let delay = 20_000 + self.next_rand() % 200_000; // 20–220 µs, in ns
+        let at = self.now + Duration::from_nanos(delay);
+        self.counter += 1;
+        self.queue
+            .insert((at, self.counter), (from, port, bytes, relays));
     }
 
     /// The far end of the cable on port `p` of unit `u`, if that cable is up.
@@ -456,17 +464,35 @@ impl Harness {
                 if key.0 > self.now {
                     break;
                 }
-                let Some((from, port, bytes)) = self.queue.remove(&key) else {
+                let Some((from, port, bytes, relays)) = self.queue.remove(&key) else {
                     break;
                 };
-                if let Some((to, q)) = self.peer(from, port) {
-                    if let Some(n) = self.nodes[to].as_mut().filter(|n| !n.detached) {
-                        if n.mgr.handle_message(self.now, q, &bytes).is_err() {
-                            self.refused += 1;
+                let Some((to, q)) = self.peer(from, port) else {
+                    continue;
+                };
+                if self.nodes[to].as_ref().is_some_and(|n| n.detached) {
+                    // Its control plane is away: its dataplane passes control frames on to
+                    // its other stack ports, hop-limited (as `dataplaned` does).
+                    if relays + 1 < crate::control_frame::HOP_LIMIT {
+                        for (p, _, _) in self.up_cables(to) {
+                            if p != q {
+                                self.send(to, p, bytes.clone(), relays + 1);
+                            }
                         }
                     }
-                    self.pump(to);
+                    continue;
                 }
+                if let Some(n) = self.nodes[to].as_mut() {
+                    let r = if relays > 0 {
+                        n.mgr.handle_relayed_message(self.now, q, &bytes)
+                    } else {
+                        n.mgr.handle_message(self.now, q, &bytes)
+                    };
+                    if r.is_err() {
+                        self.refused += 1;
+                    }
+                }
+                self.pump(to);
             }
             for i in 0..self.nodes.len() {
                 let due = self.nodes[i]

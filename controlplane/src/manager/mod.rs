@@ -198,6 +198,28 @@ impl StackManager {
         port: StackPort,
         bytes: &[u8],
     ) -> Result<(), MessageError> {
+        self.receive(now, port, bytes, false)
+    }
+
+    /// Bytes that arrived on a stack link relayed by a neighbour whose control plane is away
+    /// (its dataplane passed them on): taken like any message, but the sender is not the
+    /// neighbour on that link, so nothing is learned about the link from it.
+    pub fn handle_relayed_message(
+        &mut self,
+        now: Instant,
+        port: StackPort,
+        bytes: &[u8],
+    ) -> Result<(), MessageError> {
+        self.receive(now, port, bytes, true)
+    }
+
+    fn receive(
+        &mut self,
+        now: Instant,
+        port: StackPort,
+        bytes: &[u8],
+        relayed: bool,
+    ) -> Result<(), MessageError> {
         let p = *self
             .ports
             .get(&port)
@@ -209,7 +231,7 @@ impl StackManager {
         if msg.sender == self.cfg.mac {
             return Err(MessageError::Looped);
         }
-        if let Some(p) = self.ports.get_mut(&port) {
+        if let Some(p) = self.ports.get_mut(&port).filter(|_| !relayed) {
             p.neighbour = Some((msg.sender, msg.sender_port));
             p.heard = now;
         }
