@@ -122,10 +122,14 @@ fn main() {
         let done = lines(&logs[m], "reconciliation with the dataplane done");
         let roles_after: usize = logs.iter().map(|l| lines(l, "role change").len()).sum();
         match (att.last(), done.last()) {
-            (Some(a), Some(d)) if att.len() >= 2 && done.len() >= 2 && a.1.contains("warm=true") => {
+            (Some(a), Some(d))
+                if att.len() >= 2 && done.len() >= 2 && a.1.contains("warm=true") =>
+            {
                 warm.push((d.0 - a.0) * 1e3);
                 if roles_after != roles_before {
-                    eprintln!("run {run}: a role changed during the master's control-plane restart");
+                    eprintln!(
+                        "run {run}: a role changed during the master's control-plane restart"
+                    );
                     elections += 1;
                 }
             }

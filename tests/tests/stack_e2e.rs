@@ -252,3 +252,63 @@ async fn the_masters_stackd_restarts_without_an_election_or_a_lost_frame() {
     );
     stack.stop();
 }
+
+/// A member's `dataplaned` dies and is started again, empty: its `stackd` reconnects and
+/// programs it again (routes, flood tree), and its host reaches the other units again. The
+/// other units keep forwarding between themselves throughout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_dataplane_is_programmed_again_by_its_stackd() {
+    let mut spec = LaunchSpec::new(3, Topology::Ring, test_dir("dp-restart"));
+    spec.bin_dir = bin_dir();
+    let mut stack = Stack::start(&spec).expect("launch the stack");
+    let sockets: Vec<_> = stack
+        .units
+        .iter()
+        .map(|u| u.stackd_socket.clone())
+        .collect();
+    let views = wait_for_stack(&sockets, Duration::from_secs(10), |v| converged(v, 3)).await;
+    let master = views[0].master_mac;
+    let unit_of = |mac: u64| {
+        views[0]
+            .members
+            .iter()
+            .find(|m| m.mac == mac)
+            .map(|m| m.unit as u8)
+            .unwrap()
+    };
+    let master_unit = unit_of(master);
+    let victim = (1..=3).find(|u| *u != master_unit).unwrap();
+    let host = |u: u8| {
+        let s = UdpSocket::bind(stack.units[usize::from(u - 1)].front[0].host).unwrap();
+        s.connect(stack.units[usize::from(u - 1)].front[0].switch)
+            .unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
+        s
+    };
+    let (m, v) = (host(master_unit), host(victim));
+    let (mac_m, mac_v) = ([2, 0, 0, 0, 0, 0x1], [2, 0, 0, 0, 0, 0x2]);
+    m.send(&frame([0xff; 6], mac_m, 1)).unwrap();
+    assert!(receive_tagged(&v, 1));
+
+    let unit = stack.unit(victim).unwrap();
+    unit.dataplaned.kill();
+    unit.dataplaned.start().unwrap();
+    unit.dataplaned
+        .wait_serving(Duration::from_secs(10))
+        .unwrap();
+    // Its stackd reconnects and programs it; flooding and unicast cross the stack again.
+    let mut ok = false;
+    for tag in 2u8..60 {
+        v.send(&frame([0xff; 6], mac_v, tag)).unwrap();
+        if receive_tagged(&m, tag) {
+            ok = true;
+            break;
+        }
+    }
+    assert!(ok, "the restarted dataplane was not programmed again");
+    m.send(&frame(mac_v, mac_m, 99)).unwrap();
+    assert!(receive_tagged(&v, 99));
+    let views = wait_for_stack(&sockets, Duration::from_secs(10), |v| converged(v, 3)).await;
+    assert!(views.iter().all(|x| x.master_mac == master), "{views:#?}");
+    stack.stop();
+}
