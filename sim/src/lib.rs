@@ -4,6 +4,8 @@
 //!   [`dataplane::Engine`]) and hosts joined by links with speed and propagation delay.
 //! * [`host`]: a sans-IO host NIC that sends numbered flows and honours PFC.
 //! * [`incast`]: the N → 1 incast scenario, lossless (PFC) or lossy, and its report.
+//! * [`stack`]: 1–6 units in a ring or chain, hosts, traffic patterns, a fault plan; reports.
+//! * [`unit`]: a stack unit — the real engine and the real stack manager on one clock.
 //! * [`rng`]: the seeded generator every random choice comes from.
 //!
 //! No tokio, no sockets, no wall clock, no global RNG: the same configuration and seed give the
@@ -13,4 +15,6 @@
 pub mod host;
 pub mod incast;
 pub mod rng;
+pub mod stack;
+pub mod unit;
 pub mod world;

@@ -14,6 +14,7 @@
 //! so a run is a pure function of its inputs; [`TraceHash`] fingerprints it. Every run is
 //! bounded by a virtual end time and an event cap; hitting the cap is an error, not a hang.
 
+mod faults;
 mod queue;
 mod trace;
 
@@ -28,6 +29,8 @@ use dataplane::{Engine, Instant, PortIndex, Transmit};
 use thiserror::Error;
 
 use crate::host::Host;
+use crate::rng::SplitMix64;
+use crate::unit::Unit;
 
 /// Index of a node in its [`World`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -40,6 +43,8 @@ pub enum Node {
     Switch(Box<Engine>),
     /// A host NIC.
     Host(Box<Host>),
+    /// A stack unit: an engine and its stack manager ([`crate::unit`]).
+    Unit(Box<Unit>),
 }
 
 impl Node {
@@ -47,24 +52,28 @@ impl Node {
         match self {
             Node::Switch(e) => e.handle_frame(now, port, frame),
             Node::Host(h) => h.handle_frame(now, port, frame),
+            Node::Unit(u) => u.handle_frame(now, port, frame),
         }
     }
     fn handle_timeout(&mut self, now: Instant) {
         match self {
             Node::Switch(e) => e.handle_timeout(now),
             Node::Host(h) => h.handle_timeout(now),
+            Node::Unit(u) => u.handle_timeout(now),
         }
     }
     fn poll_transmit(&mut self, now: Instant) -> Option<Transmit> {
         match self {
             Node::Switch(e) => e.poll_transmit(now),
             Node::Host(h) => h.poll_transmit(now),
+            Node::Unit(u) => u.poll_transmit(now),
         }
     }
     fn poll_timeout(&self) -> Option<Instant> {
         match self {
             Node::Switch(e) => e.poll_timeout(),
             Node::Host(h) => h.poll_timeout(),
+            Node::Unit(u) => u.poll_timeout(),
         }
     }
     /// Line rate of `port`, if the node has it.
@@ -72,6 +81,7 @@ impl Node {
         match self {
             Node::Switch(e) => e.port_config(port).map(|c| c.speed_bps),
             Node::Host(h) => (port == Host::PORT).then(|| h.config().speed_bps),
+            Node::Unit(u) => u.engine().port_config(port).map(|c| c.speed_bps),
         }
     }
 }
@@ -107,6 +117,10 @@ struct LinkEnd {
     spec: LinkSpec,
     /// The wire is busy with an earlier frame until then.
     wire_free_at: Instant,
+    /// The cable is cut: nothing arrives, both ends see their link down.
+    cut: bool,
+    /// Frames lost on this direction, per million (seeded).
+    loss_ppm: u32,
 }
 
 /// Why the world refused a request or stopped a run.
@@ -178,6 +192,8 @@ pub struct WorldStats {
     /// a node transmitting faster than line rate. The world queues them behind the previous
     /// frame; any non-zero value is a bug in that node.
     pub tx_overruns: u64,
+    /// Frames lost on a wire: cut cables, dead nodes, or the link's configured loss.
+    pub wire_losses: u64,
 }
 
 struct NodeSlot {
@@ -187,6 +203,8 @@ struct NodeSlot {
     next_wake: Option<Instant>,
     /// Consecutive services after which the node asked to be called again at once.
     spins: u32,
+    /// Powered off: receives nothing, sends nothing, never serviced.
+    dead: bool,
 }
 
 /// Most consecutive "call me again now" answers before a node is declared stuck.
@@ -204,6 +222,7 @@ pub struct World {
     stats: WorldStats,
     trace: TraceHash,
     max_events: u64,
+    rng: SplitMix64,
 }
 
 impl std::fmt::Debug for World {
@@ -227,6 +246,7 @@ impl World {
             stats: WorldStats::default(),
             trace: TraceHash::default(),
             max_events,
+            rng: SplitMix64::new(0),
         }
     }
 
@@ -250,12 +270,14 @@ impl World {
         let ports = match &node {
             Node::Switch(e) => e.num_ports(),
             Node::Host(_) => 1,
+            Node::Unit(u) => u.engine().num_ports(),
         };
         self.nodes.push(NodeSlot {
             name,
             node,
             next_wake: None,
             spins: 0,
+            dead: false,
         });
         self.links.push(vec![None; ports]);
         self.wake(id);
@@ -303,6 +325,8 @@ impl World {
             peer_port,
             spec,
             wire_free_at: Instant::ZERO,
+            cut: false,
+            loss_ppm: 0,
         };
         self.links[a.0][pa.get()] = Some(end(b, pb));
         self.links[b.0][pb.get()] = Some(end(a, pa));
@@ -323,6 +347,7 @@ impl World {
     pub fn switch(&self, node: NodeId) -> Option<&Engine> {
         match self.node(node)? {
             Node::Switch(e) => Some(e),
+            Node::Unit(u) => Some(u.engine()),
             Node::Host(_) => None,
         }
     }
@@ -333,6 +358,7 @@ impl World {
         self.wake(node);
         match &mut self.nodes.get_mut(node.0)?.node {
             Node::Switch(e) => Some(e),
+            Node::Unit(u) => Some(u.engine_mut()),
             Node::Host(_) => None,
         }
     }
@@ -341,7 +367,7 @@ impl World {
     pub fn host(&self, node: NodeId) -> Option<&Host> {
         match self.node(node)? {
             Node::Host(h) => Some(h),
-            Node::Switch(_) => None,
+            _ => None,
         }
     }
 
@@ -350,8 +376,41 @@ impl World {
         self.wake(node);
         match &mut self.nodes.get_mut(node.0)?.node {
             Node::Host(h) => Some(h),
-            Node::Switch(_) => None,
+            _ => None,
         }
+    }
+
+    /// Adds a stack unit (engine and stack manager); it is serviced at the current time.
+    pub fn add_unit(&mut self, name: impl Into<String>, unit: Unit) -> NodeId {
+        self.add(name.into(), Node::Unit(Box::new(unit)))
+    }
+
+    /// A stack unit.
+    pub fn unit(&self, node: NodeId) -> Option<&Unit> {
+        match self.node(node)? {
+            Node::Unit(u) => Some(u),
+            _ => None,
+        }
+    }
+
+    /// A stack unit, to change it (restart its control plane, program it); it is woken so
+    /// that the change takes effect now.
+    pub fn unit_mut(&mut self, node: NodeId) -> Option<&mut Unit> {
+        self.wake(node);
+        match &mut self.nodes.get_mut(node.0)?.node {
+            Node::Unit(u) => Some(u),
+            _ => None,
+        }
+    }
+
+    /// Number of nodes.
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Whether the world has no node.
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
     }
 
     /// Run statistics.
@@ -411,6 +470,10 @@ impl World {
     fn dispatch(&mut self, kind: EventKind) -> Result<(), WorldError> {
         let node = match kind {
             EventKind::Deliver { node, port, frame } => {
+                if !self.receives(node, port) {
+                    self.stats.wire_losses += 1;
+                    return Ok(());
+                }
                 self.stats.deliveries += 1;
                 self.trace
                     .record(self.now.as_ps(), node.0 as u32, port.0, &frame);
@@ -419,7 +482,7 @@ impl World {
             }
             EventKind::Wake { node } => {
                 let slot = &mut self.nodes[node.0];
-                if slot.next_wake != Some(self.now) {
+                if slot.next_wake != Some(self.now) || slot.dead {
                     return Ok(()); // superseded by an earlier wake-up
                 }
                 slot.next_wake = None;
@@ -492,6 +555,10 @@ impl World {
         end.wire_free_at = done;
         let at = done.plus_ps(end.spec.propagation_ps());
         let (node, port) = (end.peer, end.peer_port);
+        if end.cut || (end.loss_ppm > 0 && self.rng.below(1_000_000) < u64::from(end.loss_ppm)) {
+            self.stats.wire_losses += 1;
+            return;
+        }
         self.queue.push(
             at,
             EventKind::Deliver {
