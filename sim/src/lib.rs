@@ -6,6 +6,8 @@
 //! * [`incast`]: the N → 1 incast scenario, lossless (PFC) or lossy, and its report.
 //! * [`stack`]: 1–6 units in a ring or chain, hosts, traffic patterns, a fault plan; reports.
 //! * [`unit`]: a stack unit — the real engine and the real stack manager on one clock.
+//! * [`model`]: the `stack-sim model` commands (scenario files, the RoCE experiment).
+//! * [`plot`]: minimal SVG charts for the reports.
 //! * [`rng`]: the seeded generator every random choice comes from.
 //!
 //! No tokio, no sockets, no wall clock, no global RNG: the same configuration and seed give the
@@ -14,6 +16,8 @@
 
 pub mod host;
 pub mod incast;
+pub mod model;
+pub mod plot;
 pub mod rng;
 pub mod stack;
 pub mod unit;

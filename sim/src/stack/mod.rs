@@ -16,6 +16,7 @@
 //! lets through after that, as in the single-switch incast.
 
 mod build;
+mod plots;
 mod report;
 mod run;
 mod spec;
@@ -26,7 +27,9 @@ use thiserror::Error;
 use crate::host::HostError;
 use crate::world::{NodeId, World, WorldError};
 
-pub use report::{FlowReport, PortSeries, Sample, StackReport, UnitReport};
+pub use build::{host_mac, unit_mac, Headrooms};
+pub use plots::plots;
+pub use report::{FlowReport, PortSeries, Sample, StackReport, Totals, UnitReport};
 pub use spec::{
     Fault, FaultKind, HostRef, Routing, StackSpec, Topology, Traffic, Transport, WatchdogSpec,
 };

@@ -19,7 +19,7 @@ use crate::world::{LinkSpec, NodeId, World};
 const FLOW_DELAY: Duration = Duration::from_micros(200);
 
 /// Go-back-N window, frames.
-pub const RC_WINDOW: u32 = 64;
+pub const RC_WINDOW: u32 = 256;
 /// Go-back-N retransmission timeout.
 pub const RC_RTO: Duration = Duration::from_micros(500);
 
@@ -388,15 +388,22 @@ impl Stack {
             }
         }
         let deadline = end + Duration::from_millis(self.spec.drain_ms);
+        let ms = dataplane::time::duration_to_ps(Duration::from_millis(1));
+        let step_ps = if sample_ps > 0 { sample_ps.min(ms) } else { ms };
         let mut drained = false;
         let mut quiet_steps = 0;
+        let mut next_check = self.world.now().plus_ps(ms);
         while self.world.now() < deadline {
-            let step = (self.world.now() + Duration::from_millis(1)).min(deadline);
+            let step = self.world.now().plus_ps(step_ps).min(deadline);
             self.world.run_until(step)?;
             if next_sample.is_some_and(|s| s <= step) {
                 self.sample(&mut series);
                 next_sample = Some(step.plus_ps(sample_ps));
             }
+            if step < next_check {
+                continue;
+            }
+            next_check = step.plus_ps(ms);
             // Twice in a row, 1 ms apart: nothing can still be on a cable.
             if quiescent(&self.world, &self.units, &self.hosts) {
                 quiet_steps += 1;
