@@ -53,7 +53,7 @@ pub fn load(path: &Path) -> Result<StackSpec, ModelError> {
 /// Runs a scenario.
 pub fn run(spec: StackSpec, name: &str) -> Result<StackReport, ModelError> {
     Stack::build(spec)
-        .and_then(Stack::run)
+        .and_then(|mut s| s.run())
         .map_err(|source| ModelError::Scenario {
             path: name.to_string(),
             source,

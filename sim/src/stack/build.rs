@@ -122,6 +122,14 @@ impl StackSpec {
             };
         }
         if let Some(p) = lossless {
+            // The shared limit leaves one frame of room above XOFF: the frame that crosses the
+            // XOFF threshold is then charged to shared, and XOFF is always decided by the
+            // threshold, never by a spill into headroom. The headroom holds exactly what
+            // arrives after the decision — what the bound covers. (With the shared limit equal
+            // to XOFF, the crossing frame itself lands in headroom and the bound is one frame
+            // short when our egress is busy; docs/sim.md, "Findings".)
+            let pg = usize::from(c.priority_to_pg[usize::from(p & 7)]);
+            c.pgs[pg].shared_limit = SharedLimit::Static(self.xoff_bytes + u64::from(mtu));
             c = c.with_lossless(
                 p,
                 LosslessThresholds {

@@ -357,18 +357,21 @@ impl Stack {
     }
 
     /// Brings the stack up, runs the traffic and the fault plan, drains, and reports.
-    pub fn run(mut self) -> Result<StackReport, StackError> {
+    pub fn run(&mut self) -> Result<StackReport, StackError> {
         let t0 = self.bring_up()?;
         let converged_at = self.world.now();
         self.world.run_until(t0)?;
         self.add_traffic(t0)?;
         let end = t0 + Duration::from_millis(self.spec.duration_ms);
-        let mut actions = self.actions(t0).into_iter().peekable();
+        let actions = self.actions(t0);
+        // Faults may strike after the traffic has stopped: the run goes on until the last.
+        let finish = actions.last().map_or(end, |(t, _)| end.max(*t));
+        let mut actions = actions.into_iter().peekable();
         let mut series = SeriesBuilder::new(&self);
         let sample_ps = dataplane::time::duration_to_ps(Duration::from_micros(self.spec.sample_us));
         let mut next_sample = (sample_ps > 0).then_some(t0);
         loop {
-            let mut next = end;
+            let mut next = finish;
             if let Some((t, _)) = actions.peek() {
                 next = next.min(*t);
             }
@@ -383,11 +386,11 @@ impl Stack {
                 self.sample(&mut series);
                 next_sample = Some(next.plus_ps(sample_ps));
             }
-            if next >= end && actions.peek().is_none() {
+            if next >= finish {
                 break;
             }
         }
-        let deadline = end + Duration::from_millis(self.spec.drain_ms);
+        let deadline = finish + Duration::from_millis(self.spec.drain_ms);
         let ms = dataplane::time::duration_to_ps(Duration::from_millis(1));
         let step_ps = if sample_ps > 0 { sample_ps.min(ms) } else { ms };
         let mut drained = false;
@@ -415,7 +418,7 @@ impl Stack {
                 quiet_steps = 0;
             }
         }
-        Ok(report::build(&mut self, converged_at, t0, drained, series))
+        Ok(report::build(self, converged_at, t0, drained, series))
     }
 }
 

@@ -212,9 +212,9 @@ pub enum FaultKind {
     },
 }
 
-/// A fault and when it strikes.
+/// A fault and when it strikes. (Unknown fields are refused by [`FaultKind`]'s variants;
+/// serde cannot also refuse them here, next to a flattened enum.)
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Fault {
     /// Milliseconds after the data phase starts.
     pub at_ms: u64,
