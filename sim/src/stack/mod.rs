@@ -16,6 +16,7 @@
 //! lets through after that, as in the single-switch incast.
 
 mod build;
+mod checks;
 mod plots;
 mod report;
 mod run;
