@@ -62,11 +62,11 @@ impl Engine {
         let Some(wd) = self.config.watchdog else {
             return;
         };
-        for tc in 0..8 {
+        let mut lossless = self.ports[i].lossless_tcs;
+        while lossless != 0 {
+            let tc = lossless.trailing_zeros() as usize;
+            lossless &= lossless - 1;
             let port = &self.ports[i];
-            if port.lossless_tcs & (1 << tc) == 0 {
-                continue;
-            }
             match port.watch[tc].stormed_since {
                 None => {
                     let Some(start) = port.rx_pause.tc_pause_start(tc, now) else {
@@ -150,10 +150,10 @@ impl Engine {
             let Some(wd) = self.config.watchdog else {
                 continue;
             };
-            for tc in 0..8 {
-                if port.lossless_tcs & (1 << tc) == 0 {
-                    continue;
-                }
+            let mut lossless = port.lossless_tcs;
+            while lossless != 0 {
+                let tc = lossless.trailing_zeros() as usize;
+                lossless &= lossless - 1;
                 match port.watch[tc].stormed_since {
                     None => {
                         if port.queues.depth_frames(tc) > 0 {
