@@ -477,8 +477,12 @@ impl Host {
     /// could start (port free, flow due, its priority not paused). `None` when idle.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let now = self.now;
+        let paused = self.rx_pause.paused_priorities(now);
         let ready = |prio: u8, t: Instant| -> Instant {
             let t = t.max(now);
+            if paused & (1 << (prio & 7)) == 0 {
+                return t;
+            }
             match self.rx_pause.tc_resumes_at(usize::from(prio), t) {
                 Some(r) => r,
                 None => t,

@@ -174,6 +174,8 @@ pub struct StackReport {
     pub drained: bool,
     /// Events the world ran.
     pub events: u64,
+    /// Most events pending at once in the world's queue.
+    pub queue_high_water: u64,
     /// The trace hash (FNV-1a of every delivery), hex.
     pub trace_hash: String,
     /// Totals.
@@ -369,6 +371,7 @@ pub(super) fn build(
         end_ms: ms(now),
         drained,
         events: stack.world.stats().events,
+        queue_high_water: stack.world.stats().queue_high_water,
         trace_hash: format!("{:016x}", stack.world.trace().value()),
         totals,
         flows,

@@ -73,6 +73,8 @@ pub struct ControlCounters {
 #[derive(Debug)]
 struct Control {
     mgr: StackManager,
+    /// The manager's `poll_timeout`, as of the last call into it.
+    deadline: Option<Instant>,
     /// Writes held back until the manager is synchronised (after a restart).
     held_writes: Option<Vec<DataplaneWrite>>,
     /// When held writes are applied regardless (the reconcile cap).
@@ -206,6 +208,7 @@ impl Unit {
             }
         }
         self.control = Some(Control {
+            deadline: mgr.poll_timeout(),
             mgr,
             held_writes: restart.then(Vec::new),
             reconcile_by: now + self.reconcile_cap,
@@ -224,8 +227,9 @@ impl Unit {
     pub fn handle_timeout(&mut self, now: Instant) {
         self.now = self.now.max(now);
         if let Some(c) = self.control.as_mut() {
-            if c.mgr.poll_timeout().is_some_and(|t| t <= now) {
+            if c.deadline.is_some_and(|t| t <= now) {
                 c.mgr.handle_timeout(now);
+                c.deadline = c.mgr.poll_timeout();
             }
         }
         self.engine.handle_timeout(now);
@@ -241,7 +245,7 @@ impl Unit {
     pub fn poll_timeout(&self) -> Option<Instant> {
         let e = self.engine.poll_timeout();
         let m = self.control.as_ref().and_then(|c| {
-            let t = c.mgr.poll_timeout();
+            let t = c.deadline;
             if c.held_writes.is_some() {
                 Some(t.map_or(c.reconcile_by, |t| t.min(c.reconcile_by)))
             } else {
@@ -308,6 +312,7 @@ impl Unit {
                 if let (Some(sp), Some(c)) = (self.stack_port(port), self.control.as_mut()) {
                     let state = if up { LinkState::Up } else { LinkState::Down };
                     c.mgr.handle_link(now, sp, state);
+                    c.deadline = c.mgr.poll_timeout();
                 }
             }
             _ => {}
@@ -324,7 +329,9 @@ impl Unit {
             return;
         };
         self.counters.messages_received += 1;
-        if c.mgr.handle_message(now, sp, msg).is_err() {
+        let refused = c.mgr.handle_message(now, sp, msg).is_err();
+        c.deadline = c.mgr.poll_timeout();
+        if refused {
             self.counters.messages_refused += 1;
         }
     }

@@ -73,7 +73,7 @@ impl World {
             .get_mut(node.0)
             .ok_or(WorldError::UnknownNode(node.0))?;
         slot.dead = true;
-        slot.next_wake = None;
+        slot.deadline = None;
         let peers: Vec<(NodeId, PortIndex)> = self.links[node.0]
             .iter()
             .flatten()

@@ -194,17 +194,23 @@ pub struct WorldStats {
     pub tx_overruns: u64,
     /// Frames lost on a wire: cut cables, dead nodes, or the link's configured loss.
     pub wire_losses: u64,
+    /// Most events ever pending at once.
+    pub queue_high_water: u64,
 }
 
 struct NodeSlot {
     name: String,
     node: Node,
-    /// The wake-up event currently scheduled for the node (older ones are stale).
-    next_wake: Option<Instant>,
+    /// Times of the node's wake-up events in the queue: never two at one instant, so a timer
+    /// far ahead (a hello, an ageing sweep) is queued once, not once per service.
+    pending: Vec<Instant>,
     /// Consecutive services after which the node asked to be called again at once.
     spins: u32,
     /// Powered off: receives nothing, sends nothing, never serviced.
     dead: bool,
+    /// The node's `poll_timeout` after its last service: its timers are not due before then,
+    /// so a frame arriving earlier does not run them (`handle_timeout` would find nothing).
+    deadline: Option<Instant>,
 }
 
 /// Most consecutive "call me again now" answers before a node is declared stuck.
@@ -275,9 +281,10 @@ impl World {
         self.nodes.push(NodeSlot {
             name,
             node,
-            next_wake: None,
+            pending: Vec::new(),
             spins: 0,
             dead: false,
+            deadline: Some(Instant::ZERO),
         });
         self.links.push(vec![None; ports]);
         self.wake(id);
@@ -287,8 +294,17 @@ impl World {
     /// Schedules a service of `node` now (after changing it from outside, e.g. adding a flow).
     pub fn wake(&mut self, node: NodeId) {
         if let Some(slot) = self.nodes.get_mut(node.0) {
-            slot.next_wake = Some(self.now);
-            self.queue.push(self.now, EventKind::Wake { node });
+            slot.deadline = Some(self.now);
+            self.schedule(node, self.now);
+        }
+    }
+
+    /// Queues a wake-up of `node` at `t`, unless one is queued for that instant already.
+    fn schedule(&mut self, node: NodeId, t: Instant) {
+        let pending = &mut self.nodes[node.0].pending;
+        if !pending.contains(&t) {
+            pending.push(t);
+            self.queue.push(t, EventKind::Wake { node });
         }
     }
 
@@ -458,6 +474,7 @@ impl World {
                     at,
                 });
             }
+            self.stats.queue_high_water = self.stats.queue_high_water.max(self.queue.len() as u64);
             let Some(ev) = self.queue.pop() else { break };
             self.stats.events += 1;
             self.now = self.now.max(ev.at);
@@ -482,10 +499,12 @@ impl World {
             }
             EventKind::Wake { node } => {
                 let slot = &mut self.nodes[node.0];
-                if slot.next_wake != Some(self.now) || slot.dead {
-                    return Ok(()); // superseded by an earlier wake-up
+                if let Some(i) = slot.pending.iter().position(|t| *t == self.now) {
+                    slot.pending.swap_remove(i);
                 }
-                slot.next_wake = None;
+                if slot.dead || !slot.deadline.is_some_and(|d| d <= self.now) {
+                    return Ok(()); // not due: the node asked for a later time since
+                }
                 node
             }
         };
@@ -495,7 +514,9 @@ impl World {
     /// Timers, then every transmission, then the next wake-up of one node.
     fn service(&mut self, id: NodeId) -> Result<(), WorldError> {
         let now = self.now;
-        self.nodes[id.0].node.handle_timeout(now);
+        if self.nodes[id.0].deadline.is_some_and(|d| d <= now) {
+            self.nodes[id.0].node.handle_timeout(now);
+        }
         for _ in 0..MAX_TX_PER_SERVICE {
             let Some(tx) = self.nodes[id.0].node.poll_transmit(now) else {
                 break;
@@ -503,7 +524,9 @@ impl World {
             self.put_on_wire(id, tx);
         }
         let slot = &mut self.nodes[id.0];
-        let Some(t) = slot.node.poll_timeout() else {
+        let next = slot.node.poll_timeout();
+        slot.deadline = next;
+        let Some(t) = next else {
             slot.spins = 0;
             return Ok(());
         };
@@ -518,15 +541,7 @@ impl World {
         } else {
             slot.spins = 0;
         }
-        let t = t.max(now);
-        match slot.next_wake {
-            // An earlier (or the same) wake-up is pending; it will ask again.
-            Some(w) if w >= now && w <= t => {}
-            _ => {
-                slot.next_wake = Some(t);
-                self.queue.push(t, EventKind::Wake { node: id });
-            }
-        }
+        self.schedule(id, t.max(now));
         Ok(())
     }
 
