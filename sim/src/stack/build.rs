@@ -47,6 +47,9 @@ pub fn unit_mac(unit: u8) -> u64 {
 
 const G: u64 = 1_000_000_000;
 
+/// A fixed route: destination unit, primary stack port number, backup stack port number.
+type FixedRoute = (u8, u8, Option<u8>);
+
 impl StackSpec {
     fn stack_ports(&self) -> u8 {
         if self.units > 1 {
@@ -194,7 +197,7 @@ impl StackSpec {
 
     /// The fixed routes of unit `u` ([`Routing::Static`] or [`Routing::Clockwise`]): unit →
     /// (primary stack port, backup), and the flood tree's stack ports.
-    fn fixed_routes(&self, u: u8) -> (Vec<(u8, u8, Option<u8>)>, Vec<u8>) {
+    fn fixed_routes(&self, u: u8) -> (Vec<FixedRoute>, Vec<u8>) {
         let n = self.units;
         let ring = self.topology == Topology::Ring && n > 1;
         let mut routes = Vec::new();

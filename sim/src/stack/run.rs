@@ -226,7 +226,7 @@ impl Stack {
                                 stop: Stop::AfterFrames(u64::from(*frames)),
                             }),
                         ));
-                        at = at + Duration::from_micros(*period_us);
+                        at += Duration::from_micros(*period_us);
                     }
                 }
                 Traffic::Storm {
@@ -367,7 +367,7 @@ impl Stack {
         // Faults may strike after the traffic has stopped: the run goes on until the last.
         let finish = actions.last().map_or(end, |(t, _)| end.max(*t));
         let mut actions = actions.into_iter().peekable();
-        let mut series = SeriesBuilder::new(&self);
+        let mut series = SeriesBuilder::new(self);
         let sample_ps = dataplane::time::duration_to_ps(Duration::from_micros(self.spec.sample_us));
         let mut next_sample = (sample_ps > 0).then_some(t0);
         loop {

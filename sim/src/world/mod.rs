@@ -502,7 +502,7 @@ impl World {
                 if let Some(i) = slot.pending.iter().position(|t| *t == self.now) {
                     slot.pending.swap_remove(i);
                 }
-                if slot.dead || !slot.deadline.is_some_and(|d| d <= self.now) {
+                if slot.dead || slot.deadline.is_none_or(|d| d > self.now) {
                     return Ok(()); // not due: the node asked for a later time since
                 }
                 node
