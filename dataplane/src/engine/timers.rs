@@ -62,7 +62,9 @@ impl Engine {
         let Some(wd) = self.config.watchdog else {
             return;
         };
-        let mut lossless = self.ports[i].lossless_tcs;
+        // Only a lossless queue holding frames can be detected, only a stormed one restored.
+        let port = &self.ports[i];
+        let mut lossless = port.lossless_tcs & (port.queues.non_empty() | port.stormed);
         while lossless != 0 {
             let tc = lossless.trailing_zeros() as usize;
             lossless &= lossless - 1;
@@ -126,13 +128,13 @@ impl Engine {
                 consider(h.poll_timeout());
             }
             let free_at = Instant::from_ps(port.busy_until.as_ps().saturating_sub(burst)).max(now);
+            let waiting = port.queues.non_empty();
             if self.ready & self.ports_link & (1 << i) != 0
                 && (port.tx_pause.pending() || !port.cpu_queue.is_empty())
             {
                 consider(free_at);
             }
             if self.ready & self.ports_up & (1 << i) != 0 {
-                let waiting = port.queues.non_empty();
                 let eligible =
                     waiting & !(port.rx_pause.paused_tcs(now) & !self.watchdog_override(i));
                 if eligible != 0 {
@@ -150,7 +152,8 @@ impl Engine {
             let Some(wd) = self.config.watchdog else {
                 continue;
             };
-            let mut lossless = port.lossless_tcs;
+            // Only a lossless queue holding frames can be detected, only a stormed one restored.
+            let mut lossless = port.lossless_tcs & (waiting | port.stormed);
             while lossless != 0 {
                 let tc = lossless.trailing_zeros() as usize;
                 lossless &= lossless - 1;
