@@ -210,7 +210,12 @@ impl Chart {
             let colour = COLOURS[i % COLOURS.len()];
             let mut d = String::new();
             let mut prev: Option<f64> = None;
-            for &(x, y) in &l.points {
+            let n = l.points.len();
+            for (k, &(x, y)) in l.points.iter().enumerate() {
+                // A step line only needs the points where it changes (and its last one).
+                if l.step && prev == Some(y) && k + 1 < n {
+                    continue;
+                }
                 match prev {
                     None => {
                         let _ = write!(d, "M{:.1},{:.1}", sx(x), sy(y));
