@@ -183,6 +183,14 @@ pub fn run_roce(c: RoceConfig) -> Result<RoceReport, ModelError> {
 impl RoceReport {
     /// Goodput over time of the three runs (Gb/s per 10 µs sample, smoothed over 5 samples).
     pub fn plot(&self) -> String {
+        // Up to a little after the last completed run (a collapsed run goes on and on).
+        let x_max = self
+            .rows
+            .iter()
+            .map(|r| r.completion_us)
+            .max()
+            .filter(|t| *t > 0)
+            .map_or(f64::INFINITY, |t| t as f64 * 1.25);
         let lines = self
             .rows
             .iter()
@@ -196,6 +204,7 @@ impl RoceReport {
                         let df = (r.delivered[i] - r.delivered[i - 5]) as f64;
                         ((r.sample_times_ns[i] as f64 - t0) / 1000.0, df * bits / dt)
                     })
+                    .filter(|(x, _)| *x <= x_max)
                     .collect();
                 Line {
                     name: row.case.clone(),
