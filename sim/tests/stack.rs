@@ -72,6 +72,51 @@ fn same_seed_same_trace_other_seed_other_trace() {
     assert_ne!(a.trace_hash, c.trace_hash);
 }
 
+/// Determinism with everything that draws on the seed or the clock: stack managers, lossy
+/// cables, a control restart and a cut cable.
+#[test]
+fn faults_and_lossy_cables_replay_exactly() {
+    let spec = |seed| StackSpec {
+        units: 4,
+        stack_loss_ppm: 2000,
+        duration_ms: 60,
+        seed,
+        traffic: vec![Traffic::AllToAll {
+            priority: 3,
+            load_percent: 5,
+        }],
+        faults: vec![
+            Fault {
+                at_ms: 10,
+                kind: FaultKind::ControlRestart {
+                    unit: 2,
+                    down_ms: 20,
+                },
+            },
+            Fault {
+                at_ms: 30,
+                kind: FaultKind::LinkCut {
+                    a: 3,
+                    b: 4,
+                    down_ms: 10,
+                },
+            },
+        ],
+        ..StackSpec::default()
+    };
+    let a = run(spec(9)).1;
+    let b = run(spec(9)).1;
+    assert_eq!(a, b);
+    assert!(a.totals.wire_losses > 0, "the lossy cables lost frames");
+    assert_eq!(a.totals.lossless_drops, 0);
+    assert_eq!(
+        a.totals.lossless_lost,
+        a.flows.iter().map(|f| f.lost).sum::<u64>(),
+        "losses are the cables' (and the cut's), never the buffers'"
+    );
+    assert_ne!(a.trace_hash, run(spec(10)).1.trace_hash);
+}
+
 #[test]
 fn a_single_unit_and_a_chain_work() {
     let (_, r) = run(StackSpec {

@@ -95,6 +95,9 @@ pub enum HostError {
     /// Two flows with one id on a host.
     #[error("flow {0} already exists on this host")]
     DuplicateFlow(u32),
+    /// A go-back-N connection needs a window of at least one frame.
+    #[error("connection {0}: window must be at least one frame")]
+    ZeroWindow(u32),
 }
 
 /// Counters of a host NIC.
@@ -241,7 +244,7 @@ impl Host {
             });
         }
         if spec.window == 0 {
-            return Err(HostError::BadRate { flow: spec.id });
+            return Err(HostError::ZeroWindow(spec.id));
         }
         if self.rc_tx.iter().any(|s| s.spec.id == spec.id)
             || self.flows.iter().any(|f| f.spec.id == spec.id)

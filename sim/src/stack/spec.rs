@@ -345,7 +345,7 @@ impl StackSpec {
         range("stack_loss_ppm", self.stack_loss_ppm, 0, 1_000_000)?;
         range("frame_size", self.frame_size, 64, 9216)?;
         if let Some(p) = self.lossless_priority {
-            range("lossless_priority", p, 0, 6)?;
+            range("lossless_priority", p, 0, 7)?;
         }
         range(
             "xoff_bytes",
