@@ -277,7 +277,7 @@ fn scenario_files_are_checked_with_clear_errors() {
     .unwrap_err();
     assert!(matches!(e, StackError::HeadroomBelowFrame { .. }), "{e}");
     // Every shipped scenario parses.
-    for f in ["incast-ring", "nsf", "deadlock", "ring-bench"] {
+    for f in ["incast-ring", "nsf", "deadlock", "ring-bench", "storm"] {
         let path = format!("{}/scenarios/{f}.toml", env!("CARGO_MANIFEST_DIR"));
         let text = std::fs::read_to_string(&path).unwrap();
         StackSpec::from_toml(&text).unwrap_or_else(|e| panic!("{path}: {e}"));
