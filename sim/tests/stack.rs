@@ -270,6 +270,8 @@ fn scenario_files_are_checked_with_clear_errors() {
     assert!(e.contains("UNIT/PORT"), "{e}");
     let e = err("routing = \"static\"\n[[faults]]\nat_ms = 1\nkind = \"control-restart\"\nunit = 1\ndown_ms = 1\n");
     assert!(e.contains("manager"), "{e}");
+    let e = err("duration_ms = 1000\nsample_us = 1\n");
+    assert!(e.contains("sample_us"), "{e}");
     let e = Stack::build(StackSpec {
         headroom_margin_bytes: -100_000,
         ..StackSpec::default()

@@ -209,7 +209,7 @@ impl Stack {
                     period_us,
                 } => {
                     let mut at = start;
-                    for _ in 0..10_000 {
+                    for _ in 0..super::spec::MAX_BURSTS {
                         if at >= end {
                             break;
                         }

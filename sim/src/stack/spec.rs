@@ -165,6 +165,11 @@ pub enum Traffic {
     },
 }
 
+/// Most time-series samples a run may take (`(duration_ms + drain_ms) / sample_us`).
+pub const MAX_SAMPLES: u64 = 100_000;
+/// Most bursts one `bursts` pattern may start.
+pub const MAX_BURSTS: u64 = 10_000;
+
 fn default_priority() -> u8 {
     3
 }
@@ -355,6 +360,19 @@ impl StackSpec {
         )?;
         range("duration_ms", self.duration_ms, 1, 60_000)?;
         range("drain_ms", self.drain_ms, 0, 60_000)?;
+        if self.sample_us > 0 {
+            let samples = (self.duration_ms + self.drain_ms) * 1000 / self.sample_us;
+            if samples > MAX_SAMPLES {
+                return Err(StackError::Invalid {
+                    field: "sample_us".into(),
+                    why: format!(
+                        "{} µs over {} ms is {samples} samples; at most {MAX_SAMPLES}",
+                        self.sample_us,
+                        self.duration_ms + self.drain_ms
+                    ),
+                });
+            }
+        }
         if self.routing != Routing::Manager && !self.faults.is_empty() {
             let has_control = self
                 .faults
@@ -463,6 +481,12 @@ impl StackSpec {
                     return Err(StackError::Invalid {
                         field: field("frames"),
                         why: "frames and period_us must be above 0".into(),
+                    });
+                }
+                if self.duration_ms * 1000 / period_us > MAX_BURSTS {
+                    return Err(StackError::Invalid {
+                        field: field("period_us"),
+                        why: format!("more than {MAX_BURSTS} bursts in duration_ms"),
                     });
                 }
                 Ok(())
