@@ -360,8 +360,9 @@ impl StackSpec {
         )?;
         range("duration_ms", self.duration_ms, 1, 60_000)?;
         range("drain_ms", self.drain_ms, 0, 60_000)?;
-        if self.sample_us > 0 {
-            let samples = (self.duration_ms + self.drain_ms) * 1000 / self.sample_us;
+        if let Some(samples) =
+            ((self.duration_ms + self.drain_ms) * 1000).checked_div(self.sample_us)
+        {
             if samples > MAX_SAMPLES {
                 return Err(StackError::Invalid {
                     field: "sample_us".into(),
