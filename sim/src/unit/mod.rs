@@ -3,7 +3,7 @@
 //! same virtual clock, joined the way `stackd` joins them through `dataplaned`:
 //!
 //! * stack control messages ride the stack links as stack-header frames of kind Control
-//!   ([`control`]): the manager's `poll_transmit` becomes `Engine::send_frame` (PacketOut), and
+//!   ([`controlplane::control_frame`], as with `stackd`): the manager's `poll_transmit` becomes `Engine::send_frame` (PacketOut), and
 //!   the engine's `poll_packet_in` becomes `StackManager::handle_message` (PacketIn);
 //! * the engine's stack-port state (carrier and hellos) becomes `StackManager::handle_link`;
 //! * the manager's dataplane writes (routes with backups, flood tree, front-port hold) are
@@ -11,19 +11,22 @@
 //!
 //! **Control-plane restarts and NSF.** [`Unit::stop_control`] drops the manager (the engine
 //! keeps forwarding with what it has and its hellos say "control detached");
-//! [`Unit::start_control`] boots a new manager with the persisted state. Like `stackd`
+//! its neighbours get "control detached" from its hellos and keep it for their grace period,
+//! and its engine relays the stack's control frames meanwhile. [`Unit::start_control`] boots a
+//! new manager with the persisted state, resuming from its last checkpoint. Like `stackd`
 //! re-attaching to its dataplane (DESIGN.md §4), the new manager's writes are held back until it
-//! has synchronised — it follows a master and has a unit number — or the reconcile cap passes;
+//! has synchronised — resynchronised with every unit of its checkpoint, following a master,
+//! with a unit number — or the reconcile cap passes;
 //! then they are applied in order and routes it no longer wants are swept. A restart therefore
 //! never flushes or holds what is forwarding.
-
-pub mod control;
 
 use std::collections::VecDeque;
 use std::time::Duration;
 
 use bytes::Bytes;
-use controlplane::{DataplaneWrite, LinkState, StackConfig, StackEvent, StackManager, StackPort};
+use controlplane::{
+    control_frame, DataplaneWrite, LinkState, StackConfig, StackEvent, StackManager, StackPort,
+};
 use dataplane::config::Slot;
 use dataplane::fdb::FdbDestination;
 use dataplane::stack::StackRoute;
@@ -198,7 +201,11 @@ impl Unit {
     }
 
     fn boot_control(&mut self, now: Instant, restart: bool) {
-        let mut mgr = StackManager::new(self.config.clone(), now);
+        let mut cfg = self.config.clone();
+        if !restart {
+            cfg.resume = None;
+        }
+        let mut mgr = StackManager::new(cfg, now);
         // Tell the new manager which stack links are up now.
         for i in 0..self.engine.num_ports() {
             let idx = PortIndex(i as u16);
@@ -287,8 +294,14 @@ impl Unit {
             }
             let mut events = Vec::new();
             while let Some(e) = c.mgr.poll_event() {
-                if let StackEvent::PersistedChanged(p) = e {
-                    self.config.persisted = p;
+                match &e {
+                    StackEvent::PersistedChanged(p) => self.config.persisted = *p,
+                    // What a restarted control plane resumes from (stackd stores these).
+                    StackEvent::CheckpointChanged(cp) => self.config.resume = Some(cp.clone()),
+                    StackEvent::StackConfigChanged(sc) => {
+                        self.config.stack_config = Some(sc.clone())
+                    }
+                    _ => {}
                 }
                 events.push(e);
             }
@@ -316,6 +329,12 @@ impl Unit {
                     c.deadline = c.mgr.poll_timeout();
                 }
             }
+            Event::NeighborControl { port, attached, .. } => {
+                if let (Some(sp), Some(c)) = (self.stack_port(port), self.control.as_mut()) {
+                    c.mgr.handle_neighbour_control(now, sp, attached);
+                    c.deadline = c.mgr.poll_timeout();
+                }
+            }
             _ => {}
         }
         self.record(UnitRecord::Engine(now, ev));
@@ -325,12 +344,16 @@ impl Unit {
         let (Some(sp), Some(c)) = (self.stack_port(port), self.control.as_mut()) else {
             return;
         };
-        let Some(msg) = control::parse(frame) else {
+        let Ok(msg) = control_frame::decode(frame) else {
             self.counters.messages_refused += 1;
             return;
         };
         self.counters.messages_received += 1;
-        let refused = c.mgr.handle_message(now, sp, msg).is_err();
+        let refused = if control_frame::relayed(frame) {
+            c.mgr.handle_relayed_message(now, sp, msg).is_err()
+        } else {
+            c.mgr.handle_message(now, sp, msg).is_err()
+        };
         c.deadline = c.mgr.poll_timeout();
         if refused {
             self.counters.messages_refused += 1;
@@ -346,7 +369,11 @@ impl Unit {
             self.counters.send_failures += 1;
             return;
         };
-        let frame = control::build(self.engine.unit(), port.0, cfg.mac, msg);
+        let frame = Bytes::from(control_frame::encode(
+            self.engine.unit(),
+            dataplane::wire::mac_to_u64(cfg.mac),
+            msg,
+        ));
         match self.engine.send_frame(idx, frame) {
             Ok(()) => self.counters.messages_sent += 1,
             Err(_) => self.counters.send_failures += 1,
@@ -362,7 +389,7 @@ impl Unit {
         if let Some(held) = c.held_writes.as_mut() {
             held.extend(writes);
             let v = c.mgr.view(now);
-            let synced = v.master.is_some() && v.unit != 0 && v.active;
+            let synced = !c.mgr.resyncing() && v.master.is_some() && v.unit != 0 && v.active;
             if !synced && now < c.reconcile_by {
                 return;
             }
