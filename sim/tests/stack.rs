@@ -286,3 +286,58 @@ fn scenario_files_are_checked_with_clear_errors() {
     }
     let _ = Duration::ZERO;
 }
+
+/// Invariant 6 for unit loss in a ring: losing a member, or the master, costs the surviving
+/// units nothing — flows that went through the dead unit move to the backup route at once —
+/// and the standby takes over when the master dies.
+#[test]
+fn losing_a_unit_costs_the_survivors_nothing() {
+    for dead in [3u8, 1] {
+        let (s, r) = run(StackSpec {
+            units: 4,
+            duration_ms: 200,
+            seed: 2,
+            traffic: vec![Traffic::AllToAll {
+                priority: 3,
+                load_percent: 10,
+            }],
+            faults: vec![Fault {
+                at_ms: 100,
+                kind: FaultKind::UnitLoss { unit: dead },
+            }],
+            ..StackSpec::default()
+        });
+        for f in &r.flows {
+            if f.from.unit == dead || f.to.unit == dead {
+                assert!(
+                    f.lost > 0,
+                    "flow {} -> {} to or from the dead unit",
+                    f.from,
+                    f.to
+                );
+            } else {
+                assert_eq!(
+                    f.lost, 0,
+                    "unit {dead} lost: flow {} -> {}: {r}",
+                    f.from, f.to
+                );
+                assert!(
+                    f.max_gap_us < 1000,
+                    "flow {} -> {}: gap {} µs",
+                    f.from,
+                    f.to,
+                    f.max_gap_us
+                );
+            }
+        }
+        s.check_one_master().unwrap();
+        s.check_routes().unwrap();
+        let masters: Vec<u8> = r
+            .units
+            .iter()
+            .filter(|u| u.alive && u.role == "master")
+            .map(|u| u.unit)
+            .collect();
+        assert_eq!(masters, vec![if dead == 1 { 2 } else { 1 }], "{r}");
+    }
+}
