@@ -135,11 +135,18 @@ fn a_single_unit_and_a_chain_work() {
 
 /// A ring routed one way round with two line-rate flows per stack link deadlocks: the
 /// delivered count stops moving. The PFC watchdog finds the paused queues, drops their
-/// frames, and after its restoration time traffic flows again.
+/// frames, and after its restoration time traffic flows again. For every ring size.
 #[test]
 fn a_cyclic_buffer_dependency_deadlocks_and_the_watchdog_breaks_it() {
+    for units in 3..=6 {
+        deadlock_and_recovery(units, u64::from(units));
+    }
+}
+
+fn deadlock_and_recovery(units: u8, seed: u64) {
     let mut traffic = Vec::new();
-    for (src, dst) in [(1, 3), (2, 4), (3, 1), (4, 2)] {
+    for src in 1..=units {
+        let dst = (src + 1) % units + 1; // two hops on, the same way round
         for port in [1, 2] {
             traffic.push(Traffic::Bursts {
                 from: h(src, port),
@@ -155,7 +162,8 @@ fn a_cyclic_buffer_dependency_deadlocks_and_the_watchdog_breaks_it() {
         load_percent: 1,
     });
     let (_, r) = run(StackSpec {
-        units: 4,
+        units,
+        seed,
         routing: Routing::Clockwise,
         hosts_per_unit: 2,
         watchdog: WatchdogSpec {
@@ -172,7 +180,10 @@ fn a_cyclic_buffer_dependency_deadlocks_and_the_watchdog_breaks_it() {
     // Sample k is at k ms after the data phase starts.
     let d = &r.delivered;
     assert!(d.len() > 90);
-    assert_eq!(d[5], d[18], "deadlocked: nothing delivered from 5 to 18 ms");
+    assert_eq!(
+        d[5], d[18],
+        "{units} units deadlocked: nothing delivered from 5 to 18 ms"
+    );
     assert!(
         r.units.iter().map(|u| u.storms).sum::<u64>() >= 1,
         "watchdog fired"
