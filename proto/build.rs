@@ -5,7 +5,10 @@
 use std::path::PathBuf;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let files = ["proto/stackd/dataplane/v1/dataplane.proto"];
+    let files = [
+        "proto/stackd/dataplane/v1/dataplane.proto",
+        "proto/stackd/stack/v1/stack.proto",
+    ];
     println!("cargo:rerun-if-changed=proto");
     let fds = protox::compile(files, ["proto"])?;
     let out = PathBuf::from(std::env::var("OUT_DIR")?);

@@ -39,10 +39,12 @@ pub enum Rule {
     NoFreeUnitNumber,
     /// The master was lost; waiting for an election.
     MasterLost,
+    /// The operator made the master hand over to its standby.
+    OperatorFailover,
 }
 
 impl Rule {
-    const ALL: [Rule; 11] = [
+    const ALL: [Rule; 12] = [
         Rule::Incumbent,
         Rule::HigherEpoch,
         Rule::StandbyTakeover,
@@ -54,6 +56,7 @@ impl Rule {
         Rule::QuorumLost,
         Rule::NoFreeUnitNumber,
         Rule::MasterLost,
+        Rule::OperatorFailover,
     ];
 
     /// The rule's code on the wire (1-based; 0 means none).
@@ -84,6 +87,7 @@ impl fmt::Display for Rule {
             Rule::QuorumLost => "minority without master",
             Rule::NoFreeUnitNumber => "no free unit number",
             Rule::MasterLost => "master lost",
+            Rule::OperatorFailover => "operator-initiated failover",
         };
         f.write_str(s)
     }

@@ -1,33 +1,53 @@
 //! Stack control messages as they travel on a stack link: a compact, hand-written binary format.
 //!
-//! There is one message type today, the member advertisement ([`Advert`]), wrapped in a per-hop
-//! envelope that names the unit and stack port that put it on the link (that is how a receiver
-//! learns its adjacency). All integers are big-endian. MACs are 6 bytes.
+//! Three message types: the member advertisement ([`Advert`]), the master's operator command
+//! ([`Command`]) and the master's stack-wide configuration ([`ConfigCopy`]), each wrapped in a per-hop envelope that names the unit and stack port that put
+//! it on the link (that is how a receiver learns its adjacency). All integers are big-endian.
+//! MACs are 6 bytes.
 //!
 //! ```text
 //! offset size  field
 //!  0      1    version            = 1
-//!  1      1    message type       = 1 (advert); others are refused
+//!  1      1    message type       1 = advert, 2 = command, 3 = configuration; others are refused
 //!  2      1    flags              bit 0: an HMAC trailer follows; other bits must be 0
 //!  3      6    sender MAC         the unit that transmitted this copy (changes every hop)
 //!  9      1    sender stack port  the port it was transmitted on
-//! -- advert body (originated by `origin`, flooded unchanged) --
+//! -- advert body (type 1; originated by `origin`, flooded unchanged) --
 //! 10      6    origin MAC         base MAC of the unit the advert describes
 //! 16      4    sequence number    per origin, higher is newer
 //! 20      8    uptime at send     milliseconds since the origin booted, when it originated this
 //! 28      1    unit number        0 = unassigned
 //! 29      1    priority           0 = never master
 //! 30      1    role               0 joining, 1 member, 2 standby, 3 master, 4 unassigned
-//! 31      1    state flags        bit 0: front ports held; other bits 0
+//! 31      1    state flags        bit 0: front ports held; bit 1: complete (every stack port of
+//!                                 the origin is up with a known neighbour); other bits 0
 //! 32      4    master epoch
 //! 36      6    master MAC         the master the origin follows (itself if master; 0 = none)
 //! 42      6    standby MAC        the standby named by that master (0 = none)
 //! 48      1    standby rule       why that standby (`election::Rule` code, 0 = none)
-//! 49      1    A = adjacency count (at most 48)
-//! 50      8×A  adjacency          local port (1), neighbour MAC (6), neighbour port (1)
+//! 49      4    software version   major << 16 | minor << 8 | patch
+//! 53      4    config version     the stack configuration the origin holds (0 = none)
+//! 57      1    A = adjacency count (at most 48)
+//! 58      8×A  adjacency          local port (1), neighbour MAC (6), neighbour port (1)
 //!  …      1    N = assignment count (at most 16)
 //!  …      7×N  assignment         MAC (6), unit number (1): the stack's unit table as the origin
 //!                                 knows it (authoritative only in a master's advert)
+//!  …      1    G = grace count (at most 8)
+//!  …      6×G  graced MAC         a neighbour whose control plane is restarting while its
+//!                                 dataplane (hellos) lives on: keep its advert (NSF)
+//! -- command body (type 2; originated by the master, flooded unchanged) --
+//! 10      6    origin MAC         the master that issued it
+//! 16      4    master epoch       the epoch it issued it in (stale masters are ignored)
+//! 20      4    sequence number    per origin, higher is newer
+//! 24      6    target MAC         the unit it is for
+//! 30      1    operation          1 = set priority
+//! 31      1    argument           the priority
+//! -- configuration body (type 3; originated by the master, flooded unchanged) --
+//! 10      6    origin MAC         the master
+//! 16      4    master epoch
+//! 20      4    config version     `StackWideConfig::version` of what follows
+//! 24      2    L = length
+//! 26      L    the configuration  `StackWideConfig::encode`
 //! -- trailer --
 //!  …     16    HMAC-SHA256 over every byte before it, truncated to 16 bytes (iff flags bit 0)
 //! ```
@@ -38,7 +58,9 @@
 //!
 //! [`decode`] never panics, whatever the bytes: every failure is a [`WireError`].
 
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, Mac as _};
+
+use crate::stack_config::StackWideConfig;
 use sha2::Sha256;
 use thiserror::Error;
 
@@ -46,17 +68,56 @@ use thiserror::Error;
 pub const VERSION: u8 = 1;
 /// Message type of a member advertisement.
 pub const TYPE_ADVERT: u8 = 1;
+/// Message type of a master's operator command.
+pub const TYPE_COMMAND: u8 = 2;
+/// Message type of a master's stack configuration.
+pub const TYPE_CONFIG: u8 = 3;
 /// Length of the HMAC trailer.
 pub const MAC_LEN: usize = 16;
 /// Most adjacencies an advert may carry (6 units × 8 stack ports).
 pub const MAX_ADJACENCIES: usize = 48;
 /// Most unit-table entries an advert may carry.
 pub const MAX_ASSIGNMENTS: usize = 16;
+/// Most graced neighbours an advert may carry.
+pub const MAX_GRACE: usize = 8;
 
 const FLAG_HMAC: u8 = 0x01;
 const STATE_HELD: u8 = 0x01;
+const STATE_COMPLETE: u8 = 0x02;
 const HEADER_LEN: usize = 10;
-const FIXED_BODY_LEN: usize = 39;
+const FIXED_BODY_LEN: usize = 47;
+const OP_SET_PRIORITY: u8 = 1;
+
+/// A base MAC (48 bits in a `u64`) displayed as `aa:bb:cc:dd:ee:ff`, for logs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Mac(pub u64);
+
+impl std::fmt::Display for Mac {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let b = self.0.to_be_bytes();
+        write!(
+            f,
+            "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+            b[2], b[3], b[4], b[5], b[6], b[7]
+        )
+    }
+}
+
+/// A list of MACs displayed as `[aa:…, bb:…]`, for logs.
+pub struct Macs<'a>(pub &'a [u64]);
+
+impl std::fmt::Display for Macs<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("[")?;
+        for (i, m) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str(", ")?;
+            }
+            write!(f, "{}", Mac(*m))?;
+        }
+        f.write_str("]")
+    }
+}
 
 /// A stack port of this unit (the daemon maps it to the dataplane's `PortIndex`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -128,6 +189,13 @@ pub struct Advert {
     pub role: Role,
     /// Front ports held down.
     pub held: bool,
+    /// Every stack port of the origin is up with a known neighbour: its part of the topology
+    /// cannot grow (lets a cold-booting stack elect before its window ends).
+    pub complete: bool,
+    /// The origin's software version, `major << 16 | minor << 8 | patch`.
+    pub version: u32,
+    /// The version of the stack configuration the origin holds (0 = none).
+    pub config_version: u32,
     /// The master epoch the origin is at.
     pub epoch: u32,
     /// The master the origin follows (itself when master), 0 = none.
@@ -141,6 +209,9 @@ pub struct Advert {
     /// The stack's unit table (MAC → unit number, 0 = refused) as the origin knows it, sorted
     /// by MAC.
     pub assignments: Vec<(u64, u8)>,
+    /// Neighbours whose control plane is restarting (their hellos say "control detached")
+    /// and whose adverts the origin asks everyone to keep (nonstop forwarding).
+    pub grace: Vec<u64>,
 }
 
 #[cfg(test)]
@@ -155,25 +226,75 @@ impl Advert {
             priority: 1,
             role: Role::Joining,
             held: true,
+            complete: false,
+            version: 0,
+            config_version: 0,
             epoch: 0,
             master: 0,
             standby: 0,
             standby_rule: 0,
             adjacencies: Vec::new(),
             assignments: Vec::new(),
+            grace: Vec::new(),
         }
     }
 }
 
-/// A decoded message: the per-hop envelope and the advert it carries.
+/// What an operator asked the master to do to another unit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CommandOp {
+    /// Store this election priority (persistently).
+    SetPriority(u8),
+}
+
+/// An operator command from the master to one unit, flooded like an advert.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Command {
+    /// The master that issued it.
+    pub origin: u64,
+    /// The master epoch it was issued in: a unit follows only its own master's current epoch.
+    pub epoch: u32,
+    /// Sequence number per origin; only a newer one is applied and flooded on.
+    pub seq: u32,
+    /// The unit it is for.
+    pub target: u64,
+    /// What to do.
+    pub op: CommandOp,
+}
+
+/// The master's stack configuration, flooded to every unit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigCopy {
+    /// The master.
+    pub origin: u64,
+    /// Its epoch.
+    pub epoch: u32,
+    /// The configuration's version.
+    pub version: u32,
+    /// The configuration.
+    pub config: StackWideConfig,
+}
+
+/// What a message carries.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Body {
+    /// A member advertisement.
+    Advert(Advert),
+    /// A master's operator command.
+    Command(Command),
+    /// The master's stack configuration.
+    Config(ConfigCopy),
+}
+
+/// A decoded message: the per-hop envelope and what it carries.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Message {
     /// Base MAC of the unit that transmitted this copy.
     pub sender: u64,
     /// The stack port it was transmitted on.
     pub sender_port: StackPort,
-    /// The advert.
-    pub advert: Advert,
+    /// The advert or command.
+    pub body: Body,
 }
 
 /// Why bytes from a stack link were refused.
@@ -199,6 +320,12 @@ pub enum WireError {
     /// A role byte outside 0..=4.
     #[error("unknown role {0}")]
     BadRole(u8),
+    /// A command operation this code does not know.
+    #[error("unknown command operation {0}")]
+    UnknownOp(u8),
+    /// A stack configuration with a bad field, or not in its one encoding.
+    #[error("bad stack configuration")]
+    BadConfig,
     /// A count above the protocol's limits.
     #[error("{what} count {count} exceeds {max}")]
     TooMany {
@@ -244,44 +371,82 @@ fn put_mac(out: &mut Vec<u8>, mac: u64) {
 
 /// Encodes a message, with an HMAC trailer when `key` is set.
 pub fn encode(msg: &Message, key: Option<&[u8]>) -> Vec<u8> {
-    let a = &msg.advert;
-    let adj = &a.adjacencies[..a.adjacencies.len().min(MAX_ADJACENCIES)];
-    let asg = &a.assignments[..a.assignments.len().min(MAX_ASSIGNMENTS)];
-    let mut out = Vec::with_capacity(
-        HEADER_LEN + FIXED_BODY_LEN + 2 + adj.len() * 8 + asg.len() * 7 + MAC_LEN,
-    );
+    let mut out = Vec::with_capacity(HEADER_LEN + FIXED_BODY_LEN + 64 + MAC_LEN);
     out.push(VERSION);
-    out.push(TYPE_ADVERT);
+    out.push(match msg.body {
+        Body::Advert(_) => TYPE_ADVERT,
+        Body::Command(_) => TYPE_COMMAND,
+        Body::Config(_) => TYPE_CONFIG,
+    });
     out.push(if key.is_some() { FLAG_HMAC } else { 0 });
     put_mac(&mut out, msg.sender);
     out.push(msg.sender_port.0);
-    put_mac(&mut out, a.origin);
-    out.extend_from_slice(&a.seq.to_be_bytes());
-    out.extend_from_slice(&a.uptime_ms.to_be_bytes());
-    out.push(a.unit);
-    out.push(a.priority);
-    out.push(a.role.to_wire());
-    out.push(if a.held { STATE_HELD } else { 0 });
-    out.extend_from_slice(&a.epoch.to_be_bytes());
-    put_mac(&mut out, a.master);
-    put_mac(&mut out, a.standby);
-    out.push(a.standby_rule);
-    out.push(adj.len() as u8);
-    for j in adj {
-        out.push(j.port.0);
-        put_mac(&mut out, j.neighbour);
-        out.push(j.neighbour_port.0);
-    }
-    out.push(asg.len() as u8);
-    for &(mac, unit) in asg {
-        put_mac(&mut out, mac);
-        out.push(unit);
+    match &msg.body {
+        Body::Advert(a) => encode_advert(&mut out, a),
+        Body::Command(c) => {
+            put_mac(&mut out, c.origin);
+            out.extend_from_slice(&c.epoch.to_be_bytes());
+            out.extend_from_slice(&c.seq.to_be_bytes());
+            put_mac(&mut out, c.target);
+            match c.op {
+                CommandOp::SetPriority(p) => out.extend_from_slice(&[OP_SET_PRIORITY, p]),
+            }
+        }
+        Body::Config(c) => {
+            put_mac(&mut out, c.origin);
+            out.extend_from_slice(&c.epoch.to_be_bytes());
+            out.extend_from_slice(&c.version.to_be_bytes());
+            let bytes = c.config.encode();
+            out.extend_from_slice(&(bytes.len() as u16).to_be_bytes());
+            out.extend_from_slice(&bytes);
+        }
     }
     if let Some(key) = key {
         let t = tag(key, &out);
         out.extend_from_slice(&t);
     }
     out
+}
+
+fn encode_advert(out: &mut Vec<u8>, a: &Advert) {
+    let adj = &a.adjacencies[..a.adjacencies.len().min(MAX_ADJACENCIES)];
+    let asg = &a.assignments[..a.assignments.len().min(MAX_ASSIGNMENTS)];
+    put_mac(out, a.origin);
+    out.extend_from_slice(&a.seq.to_be_bytes());
+    out.extend_from_slice(&a.uptime_ms.to_be_bytes());
+    out.push(a.unit);
+    out.push(a.priority);
+    out.push(a.role.to_wire());
+    let mut state = 0;
+    if a.held {
+        state |= STATE_HELD;
+    }
+    if a.complete {
+        state |= STATE_COMPLETE;
+    }
+    out.push(state);
+    out.extend_from_slice(&a.epoch.to_be_bytes());
+    put_mac(out, a.master);
+    put_mac(out, a.standby);
+    out.push(a.standby_rule);
+    out.extend_from_slice(&a.version.to_be_bytes());
+    out.extend_from_slice(&a.config_version.to_be_bytes());
+    out.push(adj.len() as u8);
+    for j in adj {
+        out.push(j.port.0);
+        put_mac(out, j.neighbour);
+        out.push(j.neighbour_port.0);
+    }
+    out.push(asg.len() as u8);
+    for &(mac, unit) in asg {
+        put_mac(out, mac);
+        out.push(unit);
+    }
+    let grace = &a.grace[..a.grace.len().min(MAX_GRACE)];
+    out.push(grace.len() as u8);
+    for &mac in grace {
+        put_mac(out, mac);
+    }
 }
 
 /// A bounds-checked reader over a byte slice.
@@ -338,7 +503,7 @@ pub fn decode(bytes: &[u8], key: Option<&[u8]>) -> Result<Message, WireError> {
         return Err(WireError::Version(version));
     }
     let ty = r.u8()?;
-    if ty != TYPE_ADVERT {
+    if !matches!(ty, TYPE_ADVERT | TYPE_COMMAND | TYPE_CONFIG) {
         return Err(WireError::UnknownType(ty));
     }
     let flags = r.u8()?;
@@ -368,6 +533,49 @@ pub fn decode(bytes: &[u8], key: Option<&[u8]>) -> Result<Message, WireError> {
     let mut r = Reader { buf: body, pos: 3 };
     let sender = r.mac()?;
     let sender_port = StackPort(r.u8()?);
+    let body_msg = if ty == TYPE_ADVERT {
+        Body::Advert(decode_advert(&mut r)?)
+    } else if ty == TYPE_CONFIG {
+        let origin = r.mac()?;
+        let epoch = r.u32()?;
+        let version = r.u32()?;
+        let len = r.take(2)?;
+        let len = usize::from(u16::from_be_bytes([len[0], len[1]]));
+        let config = StackWideConfig::decode(r.take(len)?)?;
+        Body::Config(ConfigCopy {
+            origin,
+            epoch,
+            version,
+            config,
+        })
+    } else {
+        let origin = r.mac()?;
+        let epoch = r.u32()?;
+        let seq = r.u32()?;
+        let target = r.mac()?;
+        let op = match r.u8()? {
+            OP_SET_PRIORITY => CommandOp::SetPriority(r.u8()?),
+            other => return Err(WireError::UnknownOp(other)),
+        };
+        Body::Command(Command {
+            origin,
+            epoch,
+            seq,
+            target,
+            op,
+        })
+    };
+    if r.pos != body.len() {
+        return Err(WireError::Trailing(body.len() - r.pos));
+    }
+    Ok(Message {
+        sender,
+        sender_port,
+        body: body_msg,
+    })
+}
+
+fn decode_advert(r: &mut Reader<'_>) -> Result<Advert, WireError> {
     let origin = r.mac()?;
     let seq = r.u32()?;
     let uptime_ms = r.u64()?;
@@ -375,13 +583,15 @@ pub fn decode(bytes: &[u8], key: Option<&[u8]>) -> Result<Message, WireError> {
     let priority = r.u8()?;
     let role = Role::from_wire(r.u8()?)?;
     let state = r.u8()?;
-    if state & !STATE_HELD != 0 {
+    if state & !(STATE_HELD | STATE_COMPLETE) != 0 {
         return Err(WireError::BadFlags(state));
     }
     let epoch = r.u32()?;
     let master = r.mac()?;
     let standby = r.mac()?;
     let standby_rule = r.u8()?;
+    let version = r.u32()?;
+    let config_version = r.u32()?;
     let n = usize::from(r.u8()?);
     if n > MAX_ADJACENCIES {
         return Err(WireError::TooMany {
@@ -410,27 +620,36 @@ pub fn decode(bytes: &[u8], key: Option<&[u8]>) -> Result<Message, WireError> {
     for _ in 0..n {
         assignments.push((r.mac()?, r.u8()?));
     }
-    if r.pos != body.len() {
-        return Err(WireError::Trailing(body.len() - r.pos));
+    let n = usize::from(r.u8()?);
+    if n > MAX_GRACE {
+        return Err(WireError::TooMany {
+            what: "grace",
+            count: n,
+            max: MAX_GRACE,
+        });
     }
-    Ok(Message {
-        sender,
-        sender_port,
-        advert: Advert {
-            origin,
-            seq,
-            uptime_ms,
-            unit,
-            priority,
-            role,
-            held: state & STATE_HELD != 0,
-            epoch,
-            master,
-            standby,
-            standby_rule,
-            adjacencies,
-            assignments,
-        },
+    let mut grace = Vec::with_capacity(n);
+    for _ in 0..n {
+        grace.push(r.mac()?);
+    }
+    Ok(Advert {
+        origin,
+        seq,
+        uptime_ms,
+        unit,
+        priority,
+        role,
+        held: state & STATE_HELD != 0,
+        complete: state & STATE_COMPLETE != 0,
+        version,
+        config_version,
+        epoch,
+        master,
+        standby,
+        standby_rule,
+        adjacencies,
+        assignments,
+        grace,
     })
 }
 
@@ -442,7 +661,7 @@ mod tests {
         Message {
             sender: 0x0200_0000_0002,
             sender_port: StackPort(1),
-            advert: Advert {
+            body: Body::Advert(Advert {
                 origin: 0x0200_0000_0001,
                 seq: 7,
                 uptime_ms: 123_456,
@@ -450,6 +669,9 @@ mod tests {
                 priority: 200,
                 role: Role::Master,
                 held: false,
+                complete: true,
+                version: 0x0001_0200,
+                config_version: 77,
                 epoch: 3,
                 master: 0x0200_0000_0001,
                 standby: 0x0200_0000_0002,
@@ -460,16 +682,47 @@ mod tests {
                     neighbour_port: StackPort(1),
                 }],
                 assignments: vec![(0x0200_0000_0001, 1), (0x0200_0000_0002, 2)],
-            },
+                grace: vec![0x0200_0000_0003],
+            }),
+        }
+    }
+
+    fn command() -> Message {
+        Message {
+            sender: 0x0200_0000_0002,
+            sender_port: StackPort(0),
+            body: Body::Command(Command {
+                origin: 0x0200_0000_0001,
+                epoch: 4,
+                seq: 9,
+                target: 0x0200_0000_0003,
+                op: CommandOp::SetPriority(200),
+            }),
+        }
+    }
+
+    fn config() -> Message {
+        let mut c = StackWideConfig::default();
+        c.priorities.insert(2, 9);
+        Message {
+            sender: 0x0200_0000_0002,
+            sender_port: StackPort(0),
+            body: Body::Config(ConfigCopy {
+                origin: 0x0200_0000_0001,
+                epoch: 4,
+                version: c.version(),
+                config: c,
+            }),
         }
     }
 
     #[test]
     fn round_trips_with_and_without_key() {
-        let m = sample();
-        assert_eq!(decode(&encode(&m, None), None), Ok(m.clone()));
-        let k = Some(&b"secret"[..]);
-        assert_eq!(decode(&encode(&m, k), k), Ok(m));
+        for m in [sample(), command(), config()] {
+            assert_eq!(decode(&encode(&m, None), None), Ok(m.clone()));
+            let k = Some(&b"secret"[..]);
+            assert_eq!(decode(&encode(&m, k), k), Ok(m));
+        }
     }
 
     #[test]
@@ -493,6 +746,13 @@ mod tests {
         for n in 0..bytes.len() {
             assert!(decode(&bytes[..n], None).is_err(), "prefix {n}");
         }
+        let cmd = encode(&command(), None);
+        for n in 0..cmd.len() {
+            assert!(decode(&cmd[..n], None).is_err(), "command prefix {n}");
+        }
+        let mut op = cmd.clone();
+        op[30] = 9;
+        assert_eq!(decode(&op, None), Err(WireError::UnknownOp(9)));
         let mut long = bytes.clone();
         long.push(0);
         assert_eq!(decode(&long, None), Err(WireError::Trailing(1)));

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use controlplane::harness::{Harness, UnitSpec};
-use controlplane::wire::{self, Adjacency, Advert, Message};
+use controlplane::wire::{self, Adjacency, Advert, Body, Message};
 use controlplane::{
     LinkState, Persisted, Role, StackConfig, StackManager, StackPort, TopologyKind,
 };
@@ -35,7 +35,9 @@ proptest! {
         let mut idx = vec![usize::MAX; n];
         for &pos in &order {
             h.run_for(Duration::from_millis(300 * gaps[pos]));
-            idx[pos] = h.add_unit(UnitSpec::new(BASE + 1 + pos as u64, priorities[pos]));
+            idx[pos] = h.add_unit(
+                UnitSpec::new(BASE + 1 + pos as u64, priorities[pos]).with_ports(2 * links),
+            );
             // Cable it to its already-booted neighbours in the line.
             let mut nbrs = vec![];
             if pos > 0 { nbrs.push((pos - 1, false)); }
@@ -123,7 +125,7 @@ fn sample(origin: u64, epoch: u32, seq: u32) -> Message {
     Message {
         sender: origin,
         sender_port: StackPort(0),
-        advert: Advert {
+        body: Body::Advert(Advert {
             origin,
             seq,
             uptime_ms: 10_000,
@@ -131,6 +133,9 @@ fn sample(origin: u64, epoch: u32, seq: u32) -> Message {
             priority: 1,
             role: Role::Master,
             held: false,
+            complete: false,
+            version: 0,
+            config_version: 0,
             epoch,
             master: origin,
             standby: 0,
@@ -141,7 +146,8 @@ fn sample(origin: u64, epoch: u32, seq: u32) -> Message {
                 neighbour_port: StackPort(0),
             }],
             assignments: vec![(origin, 1), (BASE + 1, (epoch % 6) as u8 + 1)],
-        },
+            grace: vec![],
+        }),
     }
 }
 
@@ -171,7 +177,9 @@ fn stale_master_directives_are_ignored() {
     // A stale master (epoch 3) on port 1 claims us with another unit number.
     let mut stale = sample(BASE + 3, 3, 1);
     stale.sender_port = StackPort(0);
-    stale.advert.adjacencies[0].neighbour_port = StackPort(1);
+    if let Body::Advert(a) = &mut stale.body {
+        a.adjacencies[0].neighbour_port = StackPort(1);
+    }
     m.handle_message(t, StackPort(1), &wire::encode(&stale, None))
         .unwrap();
     let v = m.view(t);

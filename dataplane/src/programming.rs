@@ -44,6 +44,8 @@ pub enum Entity {
     Buffer,
     /// A port hold-down.
     Hold(PortIndex),
+    /// The unit's number.
+    Unit,
 }
 
 /// One update of a write batch.
@@ -69,6 +71,8 @@ pub enum Update {
     SetHold(PortIndex, bool),
     /// Clear a hold (the port follows its link again).
     DeleteHold(PortIndex),
+    /// Renumber the unit.
+    SetUnit(u8),
 }
 
 impl Update {
@@ -83,6 +87,7 @@ impl Update {
             }
             Update::SetBuffer(_) => Entity::Buffer,
             Update::SetHold(p, _) | Update::DeleteHold(p) => Entity::Hold(*p),
+            Update::SetUnit(_) => Entity::Unit,
         }
     }
 
@@ -95,6 +100,7 @@ impl Update {
             Update::SetFdb(..) | Update::DeleteFdb(..) => "fdb",
             Update::SetBuffer(_) => "buffer",
             Update::SetHold(..) | Update::DeleteHold(_) => "port_hold",
+            Update::SetUnit(_) => "unit_number",
         }
     }
 }
@@ -226,8 +232,9 @@ impl Programmer {
                 Entity::FloodTree => engine.set_flood_ports(&[]).is_ok(),
                 Entity::Fdb(vid, mac) => engine.remove_fdb(vid, crate::wire::u64_to_mac(mac)),
                 Entity::Hold(port) => engine.set_port_hold(port, false).is_ok(),
-                // Ports and pools cannot be removed: they keep their last settings.
-                Entity::Port(_) | Entity::Buffer => {
+                // Ports, pools and the unit number cannot be removed: they keep their last
+                // settings.
+                Entity::Port(_) | Entity::Buffer | Entity::Unit => {
                     self.programmed.insert(entity, false);
                     continue;
                 }
@@ -334,6 +341,7 @@ fn check(engine: &Engine, update: &Update, index: usize) -> Result<(), (String, 
             .port_config(*port)
             .map(|_| ())
             .ok_or_else(|| whole(EngineError::UnknownPort(port.0))),
+        Update::SetUnit(unit) => engine.check_unit(*unit).map_err(whole),
     }
 }
 
@@ -369,6 +377,7 @@ fn apply(engine: &mut Engine, update: &Update) -> Result<(), EngineError> {
         Update::SetBuffer(pools) => engine.set_buffer_pools(*pools),
         Update::SetHold(port, down) => engine.set_port_hold(*port, *down),
         Update::DeleteHold(port) => engine.set_port_hold(*port, false),
+        Update::SetUnit(unit) => engine.set_unit(*unit),
     }
 }
 
@@ -545,5 +554,34 @@ mod tests {
             })
         );
         assert_eq!(e.fdb().len(), 0);
+    }
+
+    #[test]
+    fn renumbering_is_refused_onto_a_routed_unit_and_survives_a_sweep() {
+        let mut e = engine();
+        let mut p = Programmer::new();
+        p.write(&mut e, &[Update::SetStackRoute(2, route())])
+            .unwrap();
+        let refused = p.write(&mut e, &[Update::SetUnit(2)]).unwrap_err();
+        assert!(
+            matches!(&refused, WriteError::Invalid { field, source: EngineError::UnitInUse(2), .. } if field == "updates[0].unit_number"),
+            "{refused:?}"
+        );
+        assert_eq!(e.unit(), 1);
+        assert!(matches!(
+            p.write(&mut e, &[Update::SetUnit(0)]),
+            Err(WriteError::Invalid {
+                source: EngineError::BadUnit(0),
+                ..
+            })
+        ));
+        p.write(&mut e, &[Update::SetUnit(3)]).unwrap();
+        assert_eq!(e.unit(), 3);
+        // A route to the old number is fine now; the number is never swept.
+        p.write(&mut e, &[Update::SetStackRoute(1, route())])
+            .unwrap();
+        p.begin_reconcile(Instant::ZERO, Duration::from_secs(1));
+        p.end_reconcile(&mut e);
+        assert_eq!(e.unit(), 3);
     }
 }

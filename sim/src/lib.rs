@@ -9,13 +9,16 @@
 //! * [`model`]: the `stack-sim model` commands (scenario files, the RoCE experiment).
 //! * [`plot`]: minimal SVG charts for the reports.
 //! * [`rng`]: the seeded generator every random choice comes from.
+//! * [`launch`]: the other mode: a virtual stack of real processes (`dataplaned` + `stackd`
+//!   per unit) on UDP cables.
 //!
-//! No tokio, no sockets, no wall clock, no global RNG: the same configuration and seed give the
-//! same run, event for event ([`world::TraceHash`]).
+//! Apart from [`launch`]: no tokio, no sockets, no wall clock, no global RNG: the same
+//! configuration and seed give the same run, event for event ([`world::TraceHash`]).
 #![deny(unsafe_code)]
 
 pub mod host;
 pub mod incast;
+pub mod launch;
 pub mod model;
 pub mod plot;
 pub mod rng;

@@ -1,2 +1,100 @@
-//! End-to-end tests across crates and processes live in this crate's `tests/` folder.
+//! Helpers for the end-to-end tests: the workspace's binaries, a launched stack, and its
+//! management API.
 #![deny(unsafe_code)]
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use proto::stack::v1 as pb;
+use proto::stack::v1::stack_management_client::StackManagementClient;
+use sim::launch::default_bin_dir;
+use tonic::transport::Channel;
+
+/// The directory holding `dataplaned`, `stackd` and `stackctl`, building them first if they
+/// are missing (e.g. `cargo test -p stackd-tests` alone does not build other packages' bins).
+pub fn bin_dir() -> PathBuf {
+    let dir = default_bin_dir();
+    let missing = ["dataplaned", "stackd", "stackctl"]
+        .iter()
+        .any(|b| !dir.join(b).exists());
+    if missing {
+        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
+        let mut cmd = std::process::Command::new(cargo);
+        cmd.args(["build", "-p", "dataplane", "-p", "controlplane", "--bins"]);
+        if dir.ends_with("release") {
+            cmd.arg("--release");
+        }
+        let status = cmd.status().expect("run cargo build");
+        assert!(status.success(), "cargo build of the daemons failed");
+    }
+    dir
+}
+
+/// A fresh directory for one test's stack under the system temp dir.
+pub fn test_dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("stackd-e2e-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).expect("create test dir");
+    d
+}
+
+/// A management client of the stackd at `socket`.
+pub async fn stackd(socket: &Path) -> StackManagementClient<Channel> {
+    let ch = controlplane::daemon::uds::connect(socket)
+        .await
+        .unwrap_or_else(|e| panic!("connect {}: {e}", socket.display()));
+    StackManagementClient::new(ch)
+}
+
+/// Asks `show switch` of every socket until `done` holds for all answers, or panics after
+/// `limit` with the last answers.
+pub async fn wait_for_stack(
+    sockets: &[PathBuf],
+    limit: Duration,
+    done: impl Fn(&[pb::ShowSwitchResponse]) -> bool,
+) -> Vec<pb::ShowSwitchResponse> {
+    let deadline = Instant::now() + limit;
+    let mut clients = Vec::new();
+    for s in sockets {
+        clients.push(stackd(s).await);
+    }
+    loop {
+        let mut views = Vec::new();
+        for c in &mut clients {
+            if let Ok(r) = c.show_switch(pb::ShowSwitchRequest {}).await {
+                views.push(r.into_inner());
+            }
+        }
+        if views.len() == sockets.len() && done(&views) {
+            return views;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the stack did not get there within {limit:?}: {views:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// Whether every view agrees on one master, one standby, `units` members, all active.
+pub fn converged(views: &[pb::ShowSwitchResponse], units: usize) -> bool {
+    let Some(first) = views.first() else {
+        return false;
+    };
+    views.iter().all(|v| {
+        v.active
+            && v.master_mac != 0
+            && v.master_mac == first.master_mac
+            && v.members.len() == units
+            && v.members
+                .iter()
+                .filter(|m| m.role == pb::Role::Master as i32)
+                .count()
+                == 1
+            && v.members
+                .iter()
+                .filter(|m| m.role == pb::Role::Standby as i32)
+                .count()
+                == 1
+    })
+}

@@ -248,14 +248,19 @@ fn parse_port_flag(spec: &str) -> Result<PortSpec, String> {
     })
 }
 
-/// The default gRPC socket of a unit: under `$XDG_RUNTIME_DIR/stackd/`, else
-/// `/tmp/stackd-<uid>/`.
+/// The default gRPC socket of a unit's dataplane: `dataplane.sock` in [`unit_dir`].
 pub fn default_socket(unit: u8) -> PathBuf {
+    unit_dir(unit).join("dataplane.sock")
+}
+
+/// The default directory of a unit's sockets: `$XDG_RUNTIME_DIR/stackd/unit<N>/`, else
+/// `/tmp/stackd-<uid>/unit<N>/` (shared by `dataplaned`, `stackd` and `stackctl`).
+pub fn unit_dir(unit: u8) -> PathBuf {
     let base = match std::env::var_os("XDG_RUNTIME_DIR") {
         Some(d) if !d.is_empty() => PathBuf::from(d).join("stackd"),
         _ => PathBuf::from(format!("/tmp/stackd-{}", current_uid())),
     };
-    base.join(format!("unit{unit}")).join("dataplane.sock")
+    base.join(format!("unit{unit}"))
 }
 
 fn current_uid() -> u32 {
@@ -380,11 +385,19 @@ impl DaemonConfig {
 }
 
 fn parse_file(path: &Path) -> Result<(FileConfig, String), DaemonConfigError> {
+    read_toml(path)
+}
+
+/// Reads and deserializes a TOML file; errors name the file, and for bad TOML or a bad field
+/// the line and column. Returns the source too, for locating later (semantic) errors.
+pub fn read_toml<T: serde::de::DeserializeOwned>(
+    path: &Path,
+) -> Result<(T, String), DaemonConfigError> {
     let src = std::fs::read_to_string(path).map_err(|source| DaemonConfigError::Read {
         path: path.to_path_buf(),
         source,
     })?;
-    let cfg: FileConfig = toml::from_str(&src).map_err(|e| {
+    let cfg: T = toml::from_str(&src).map_err(|e| {
         let (line, column) = e.span().map_or((1, 1), |s| line_col(&src, s.start));
         DaemonConfigError::File {
             path: path.to_path_buf(),
@@ -417,7 +430,7 @@ fn file_port(p: &FilePort) -> Result<PortSpec, String> {
 }
 
 /// 1-based line and column of byte `offset` in `src`.
-fn line_col(src: &str, offset: usize) -> (usize, usize) {
+pub fn line_col(src: &str, offset: usize) -> (usize, usize) {
     let before = &src[..offset.min(src.len())];
     let line = before.matches('\n').count() + 1;
     let column = before

@@ -161,6 +161,9 @@ pub enum EngineError {
     /// unit itself.
     #[error("unit {0} is not another unit of the stack (1..=15, not this unit)")]
     BadUnit(u8),
+    /// A renumbering to a number that a stack route still gives to another unit.
+    #[error("unit number {0} is in use: a stack route leads to another unit with it")]
+    UnitInUse(u8),
     /// The bridge table has no room.
     #[error(transparent)]
     FdbFull(#[from] FdbFull),
@@ -494,6 +497,34 @@ impl Engine {
             for p in std::iter::once(r.primary).chain(r.backup) {
                 self.check_stack_port(p)?;
             }
+        }
+        Ok(())
+    }
+
+    /// Renumbers this unit (the stack's master assigned it another number). Stack headers,
+    /// hellos and the control session carry the new number from the next frame on. Learned
+    /// entries pointing at a remote unit with the new number are flushed: they can only be
+    /// stale (that unit no longer exists under this number).
+    pub fn set_unit(&mut self, unit: u8) -> Result<(), EngineError> {
+        self.check_unit(unit)?;
+        if unit != self.config.unit {
+            tracing::info!(from = self.config.unit, to = unit, "unit renumbered");
+            self.config.unit = unit;
+            self.fdb.flush_dynamic(
+                |d| matches!(d, FdbDestination::Remote { unit: u, .. } if u == unit),
+            );
+        }
+        Ok(())
+    }
+
+    /// Whether [`Engine::set_unit`] would accept `unit`: 1..=15, and no stack route leads to
+    /// another unit under that number.
+    pub fn check_unit(&self, unit: u8) -> Result<(), EngineError> {
+        if unit == 0 || unit > MAX_UNIT {
+            return Err(EngineError::BadUnit(unit));
+        }
+        if unit != self.config.unit && self.stack.route(unit).is_some() {
+            return Err(EngineError::UnitInUse(unit));
         }
         Ok(())
     }

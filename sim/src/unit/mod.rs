@@ -2,29 +2,35 @@
 //! ([`dataplane::Engine`]) and the real stack manager ([`controlplane::StackManager`]) on the
 //! same virtual clock, joined the way `stackd` joins them through `dataplaned`:
 //!
-//! * stack control messages ride the stack links as stack-header frames of kind Control
-//!   ([`control`]): the manager's `poll_transmit` becomes `Engine::send_frame` (PacketOut), and
-//!   the engine's `poll_packet_in` becomes `StackManager::handle_message` (PacketIn);
-//! * the engine's stack-port state (carrier and hellos) becomes `StackManager::handle_link`;
-//! * the manager's dataplane writes (routes with backups, flood tree, front-port hold) are
-//!   applied to the engine.
+//! * stack control messages ride the stack links as stack-header frames of kind Control, framed
+//!   by [`controlplane::control_frame`] as `stackd` frames them: the manager's `poll_transmit`
+//!   becomes `Engine::send_frame` (PacketOut), and the engine's `poll_packet_in` becomes
+//!   `StackManager::handle_message` (PacketIn; `handle_relayed_message` for frames a detached
+//!   neighbour's dataplane relayed);
+//! * the engine's stack-port state (carrier and hellos) becomes `StackManager::handle_link`, and
+//!   its neighbours' "control attached" flag `StackManager::handle_neighbour_control`;
+//! * the manager's dataplane writes (routes with backups, flood tree, front-port hold, static
+//!   MACs) are applied to the engine.
 //!
 //! **Control-plane restarts and NSF.** [`Unit::stop_control`] drops the manager (the engine
 //! keeps forwarding with what it has and its hellos say "control detached");
-//! [`Unit::start_control`] boots a new manager with the persisted state. Like `stackd`
-//! re-attaching to its dataplane (DESIGN.md §4), the new manager's writes are held back until it
-//! has synchronised — it follows a master and has a unit number — or the reconcile cap passes;
-//! then they are applied in order and routes it no longer wants are swept. A restart therefore
-//! never flushes or holds what is forwarding.
-
-pub mod control;
+//! [`Unit::start_control`] boots a new manager with the persisted state and the last
+//! checkpoint the manager reported (`StackEvent::CheckpointChanged`), as `stackd` does on a warm
+//! restart. Like `stackd` re-attaching to its dataplane (DESIGN.md §4), the new manager's writes
+//! are held back until it has synchronised — no longer resynchronising, following a master,
+//! numbered — or the reconcile cap passes; then routes it no longer wants are swept and its
+//! writes applied in order. A restart therefore never flushes or holds what is forwarding.
 
 use std::collections::VecDeque;
 use std::time::Duration;
 
 use bytes::Bytes;
-use controlplane::{DataplaneWrite, LinkState, StackConfig, StackEvent, StackManager, StackPort};
+use controlplane::{
+    control_frame, Checkpoint, DataplaneWrite, LinkState, StackConfig, StackEvent, StackManager,
+    StackPort,
+};
 use dataplane::config::Slot;
+use dataplane::fdb::FdbDestination;
 use dataplane::stack::StackRoute;
 use dataplane::{Engine, Event, Instant, PortIndex, Transmit};
 
@@ -90,6 +96,8 @@ pub struct Unit {
     config: StackConfig,
     /// Longest time a restarted manager's writes are held back.
     reconcile_cap: Duration,
+    /// The manager's latest checkpoint (what a restarted manager resumes from).
+    checkpoint: Option<Checkpoint>,
     log: VecDeque<UnitRecord>,
     counters: ControlCounters,
     now: Instant,
@@ -104,6 +112,7 @@ impl Unit {
             control: None,
             config,
             reconcile_cap,
+            checkpoint: None,
             log: VecDeque::new(),
             counters: ControlCounters::default(),
             now: Instant::ZERO,
@@ -120,6 +129,7 @@ impl Unit {
             control: None,
             config,
             reconcile_cap: Duration::ZERO,
+            checkpoint: None,
             log: VecDeque::new(),
             counters: ControlCounters::default(),
             now: Instant::ZERO,
@@ -197,7 +207,13 @@ impl Unit {
     }
 
     fn boot_control(&mut self, now: Instant, restart: bool) {
-        let mut mgr = StackManager::new(self.config.clone(), now);
+        let mut cfg = self.config.clone();
+        cfg.resume = if restart {
+            self.checkpoint.clone()
+        } else {
+            None
+        };
+        let mut mgr = StackManager::new(cfg, now);
         // Tell the new manager which stack links are up now.
         for i in 0..self.engine.num_ports() {
             let idx = PortIndex(i as u16);
@@ -286,8 +302,10 @@ impl Unit {
             }
             let mut events = Vec::new();
             while let Some(e) = c.mgr.poll_event() {
-                if let StackEvent::PersistedChanged(p) = e {
-                    self.config.persisted = p;
+                match &e {
+                    StackEvent::PersistedChanged(p) => self.config.persisted = *p,
+                    StackEvent::CheckpointChanged(cp) => self.checkpoint = Some(cp.clone()),
+                    _ => {}
                 }
                 events.push(e);
             }
@@ -315,6 +333,12 @@ impl Unit {
                     c.deadline = c.mgr.poll_timeout();
                 }
             }
+            Event::NeighborControl { port, attached, .. } => {
+                if let (Some(sp), Some(c)) = (self.stack_port(port), self.control.as_mut()) {
+                    c.mgr.handle_neighbour_control(now, sp, attached);
+                    c.deadline = c.mgr.poll_timeout();
+                }
+            }
             _ => {}
         }
         self.record(UnitRecord::Engine(now, ev));
@@ -324,12 +348,16 @@ impl Unit {
         let (Some(sp), Some(c)) = (self.stack_port(port), self.control.as_mut()) else {
             return;
         };
-        let Some(msg) = control::parse(frame) else {
+        let Ok(msg) = control_frame::decode(frame) else {
             self.counters.messages_refused += 1;
             return;
         };
         self.counters.messages_received += 1;
-        let refused = c.mgr.handle_message(now, sp, msg).is_err();
+        let refused = if control_frame::relayed(frame) {
+            c.mgr.handle_relayed_message(now, sp, msg).is_err()
+        } else {
+            c.mgr.handle_message(now, sp, msg).is_err()
+        };
         c.deadline = c.mgr.poll_timeout();
         if refused {
             self.counters.messages_refused += 1;
@@ -341,12 +369,8 @@ impl Unit {
             self.counters.send_failures += 1;
             return;
         };
-        let Some(cfg) = self.engine.port_config(idx) else {
-            self.counters.send_failures += 1;
-            return;
-        };
-        let frame = control::build(self.engine.unit(), port.0, cfg.mac, msg);
-        match self.engine.send_frame(idx, frame) {
+        let frame = control_frame::encode(self.engine.unit(), self.config.mac, msg);
+        match self.engine.send_frame(idx, Bytes::from(frame)) {
             Ok(()) => self.counters.messages_sent += 1,
             Err(_) => self.counters.send_failures += 1,
         }
@@ -361,7 +385,7 @@ impl Unit {
         if let Some(held) = c.held_writes.as_mut() {
             held.extend(writes);
             let v = c.mgr.view(now);
-            let synced = v.master.is_some() && v.unit != 0 && v.active;
+            let synced = !c.mgr.resyncing() && v.master.is_some() && v.unit != 0 && v.active;
             if !synced && now < c.reconcile_by {
                 return;
             }
@@ -407,6 +431,25 @@ impl Unit {
                 let idx: Vec<PortIndex> =
                     ports.iter().filter_map(|p| self.port_index(*p)).collect();
                 idx.len() == ports.len() && self.engine.set_flood_ports(&idx).is_ok()
+            }
+            DataplaneWrite::SetStaticMac(m) => {
+                let dest = if m.unit == self.engine.unit() {
+                    self.engine
+                        .port_index(dataplane::config::PortId::front(m.port))
+                        .map(FdbDestination::Local)
+                } else {
+                    Some(FdbDestination::Remote {
+                        unit: m.unit,
+                        port: m.port,
+                    })
+                };
+                let mac = dataplane::wire::u64_to_mac(m.mac);
+                dest.is_some_and(|d| self.engine.add_static_fdb(m.vid, mac, d).is_ok())
+            }
+            DataplaneWrite::DeleteStaticMac(vid, mac) => {
+                self.engine
+                    .remove_fdb(vid, dataplane::wire::u64_to_mac(mac));
+                true
             }
             DataplaneWrite::HoldFrontPorts(h) => {
                 let mut ok = true;

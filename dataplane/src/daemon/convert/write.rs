@@ -65,7 +65,7 @@ fn update_from_proto(
     let Some(entity) = &u.entity else {
         return Err(err(
             at.name("entity"),
-            "no entity set: expected one of port, stack_route, flood_tree, fdb, buffer, port_hold",
+            "no entity set: expected one of port, stack_route, flood_tree, fdb, buffer, port_hold, unit_number",
         ));
     };
     let refuse_delete = |what: &str| {
@@ -123,6 +123,12 @@ fn update_from_proto(
                 Update::SetHold(port, h.hold_down)
             }
         }
+        E::UnitNumber(_) if delete => return Err(refuse_delete("the unit number")),
+        E::UnitNumber(n) => Update::SetUnit(to_u8(
+            n.unit,
+            &at.name("unit_number.unit"),
+            "a unit number (1..=15)",
+        )?),
     })
 }
 
@@ -805,6 +811,8 @@ mod tests {
             })),
             (arb_port_ref(), any::<bool>())
                 .prop_map(|(port, hold_down)| E::PortHold(pb::PortHold { port, hold_down })),
+            prop_oneof![4 => 0u32..17, 1 => any::<u32>()]
+                .prop_map(|unit| E::UnitNumber(pb::UnitNumber { unit })),
         ];
         let any_update = (
             prop_oneof![8 => 1i32..3, 1 => Just(0i32), 1 => any::<i32>()],

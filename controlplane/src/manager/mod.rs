@@ -19,7 +19,13 @@
 //!    free one, else none: a seventh unit) and names the standby (configured, else incumbent,
 //!    else by the rules). Members take both from the master they follow, and nobody else.
 //! 4. **Dataplane.** Routes to every numbered unit of the component, the flood tree, and the
-//!    front-port hold (released only for a numbered unit of a stack with a master).
+//!    front-port hold (released only for a numbered unit of a stack with a master, and kept
+//!    released by an active unit of a majority while its next master is chosen: nonstop
+//!    forwarding).
+//!
+//! The cold-boot window ends early when the component is closed (every unit's every stack
+//! port is up and leads to another unit of it, e.g. a complete ring): nobody else can join,
+//! so there is nothing to wait for. Operator commands are in [`operator`].
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 
@@ -29,18 +35,27 @@ use tracing::{debug, info, warn};
 use crate::database::{Database, Offer};
 use crate::election::{self, Candidate, Rule};
 use crate::program::{DataplaneWrite, Programmed, Route};
+use crate::stack_config::StackWideConfig;
 use crate::topology::Graph;
-use crate::wire::{self, Adjacency, Advert, Message, Role, StackPort};
+use crate::wire::{self, Adjacency, Advert, Body, Mac, Macs, Message, Role, StackPort};
 
 pub use crate::api::{
-    LinkState, MemberView, MessageError, Persisted, StackConfig, StackEvent, StackView,
+    Checkpoint, CommandError, LinkState, MemberView, MessageError, Persisted, StackConfig,
+    StackEvent, StackPortView, StackView,
 };
+
+mod nsf;
+mod operator;
+mod replication;
 
 #[derive(Clone, Copy, Debug)]
 struct PortState {
     up: bool,
     neighbour: Option<(u64, StackPort)>,
     heard: Instant,
+    /// The neighbour's control plane is detached (its hellos say so): it is kept, and
+    /// vouched for in our adverts, until then.
+    grace_until: Option<Instant>,
 }
 
 /// The stack manager of one unit.
@@ -67,6 +82,17 @@ pub struct StackManager {
     writes: VecDeque<DataplaneWrite>,
     events: VecDeque<StackEvent>,
     programmed: Programmed,
+    /// Newest command sequence number seen per issuing master.
+    commands_seen: BTreeMap<u64, u32>,
+    /// As master: priorities ordered for other units, re-sent until their adverts show them.
+    pending_priority: BTreeMap<u64, u8>,
+    command_seq: u32,
+    /// The stack configuration held (as master: the running one).
+    stack_config: Option<StackWideConfig>,
+    /// Resumed from a checkpoint and not yet heard from every unit of it: decisions wait.
+    resyncing: bool,
+    /// The checkpoint as last reported.
+    last_checkpoint: Option<Checkpoint>,
 }
 
 impl StackManager {
@@ -82,11 +108,20 @@ impl StackManager {
                         up: false,
                         neighbour: None,
                         heard: now,
+                        grace_until: None,
                     },
                 )
             })
             .collect();
+        let stack_config = cfg.stack_config.clone();
+        let mut cfg = cfg;
+        if let Some(sc) = &stack_config {
+            cfg.standby = sc.standby.or(cfg.standby);
+        }
         let mut m = StackManager {
+            stack_config,
+            resyncing: false,
+            last_checkpoint: None,
             db: Database::new(cfg.hold_time),
             cfg,
             boot: now,
@@ -108,7 +143,13 @@ impl StackManager {
             writes: VecDeque::new(),
             events: VecDeque::new(),
             programmed: Programmed::default(),
+            commands_seen: BTreeMap::new(),
+            pending_priority: BTreeMap::new(),
+            command_seq: 0,
         };
+        if let Some(cp) = m.cfg.resume.take() {
+            m.resume(cp, now);
+        }
         m.recompute(now);
         m
     }
@@ -157,6 +198,28 @@ impl StackManager {
         port: StackPort,
         bytes: &[u8],
     ) -> Result<(), MessageError> {
+        self.receive(now, port, bytes, false)
+    }
+
+    /// Bytes that arrived on a stack link relayed by a neighbour whose control plane is away
+    /// (its dataplane passed them on): taken like any message, but the sender is not the
+    /// neighbour on that link, so nothing is learned about the link from it.
+    pub fn handle_relayed_message(
+        &mut self,
+        now: Instant,
+        port: StackPort,
+        bytes: &[u8],
+    ) -> Result<(), MessageError> {
+        self.receive(now, port, bytes, true)
+    }
+
+    fn receive(
+        &mut self,
+        now: Instant,
+        port: StackPort,
+        bytes: &[u8],
+        relayed: bool,
+    ) -> Result<(), MessageError> {
         let p = *self
             .ports
             .get(&port)
@@ -168,11 +231,21 @@ impl StackManager {
         if msg.sender == self.cfg.mac {
             return Err(MessageError::Looped);
         }
-        if let Some(p) = self.ports.get_mut(&port) {
+        if let Some(p) = self.ports.get_mut(&port).filter(|_| !relayed) {
             p.neighbour = Some((msg.sender, msg.sender_port));
             p.heard = now;
         }
-        let advert = msg.advert;
+        let advert = match msg.body {
+            Body::Advert(a) => a,
+            Body::Command(c) => {
+                self.handle_command(now, port, msg.sender, c);
+                return Ok(());
+            }
+            Body::Config(c) => {
+                self.handle_config(now, port, msg.sender, c);
+                return Ok(());
+            }
+        };
         if advert.origin == self.cfg.mac {
             // Our own advert from before a restart: continue numbering after it.
             let ours = self.last_sent.as_ref().is_some_and(|l| *l == advert);
@@ -181,6 +254,12 @@ impl StackManager {
                 self.last_sent = None;
             }
         } else if self.db.offer(now, port, advert.clone()) == Offer::Accepted {
+            // Units the origin vouches for live on while it does.
+            for &g in &advert.grace {
+                if g != self.cfg.mac {
+                    self.db.vouch(g, now + self.cfg.hold_time);
+                }
+            }
             // Flood on, but not back to the unit it came from (on any link of the trunk).
             let sender = msg.sender;
             let out: Vec<StackPort> = self
@@ -199,10 +278,12 @@ impl StackManager {
 
     /// Timers: advert refresh, ageing, the end of the cold-boot window.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.expire_grace(now);
         self.db.expire(now);
         let hold = self.cfg.hold_time;
         for p in self.ports.values_mut() {
-            if p.neighbour.is_some() && now.saturating_since(p.heard) >= hold {
+            let graced = p.grace_until.is_some_and(|g| now < g);
+            if p.neighbour.is_some() && !graced && now.saturating_since(p.heard) >= hold {
                 p.neighbour = None;
             }
         }
@@ -234,8 +315,11 @@ impl StackManager {
             t = t.min(e);
         }
         for p in self.ports.values() {
-            if p.neighbour.is_some() {
-                t = t.min(p.heard + self.cfg.hold_time);
+            match p.grace_until {
+                // A graced neighbour is not aged until its grace ends.
+                Some(g) => t = t.min(g),
+                None if p.neighbour.is_some() => t = t.min(p.heard + self.cfg.hold_time),
+                None => {}
             }
         }
         if !self.window_over {
@@ -278,15 +362,43 @@ impl StackManager {
         self.programmed.routes()
     }
 
+    /// This unit's stack ports: up, and the neighbour (MAC, its stack port) when known.
+    pub fn stack_ports(&self) -> Vec<StackPortView> {
+        self.ports
+            .iter()
+            .map(|(q, p)| StackPortView {
+                port: *q,
+                up: p.up,
+                neighbour: p.neighbour,
+            })
+            .collect()
+    }
+
+    /// The stack configuration this unit holds.
+    pub fn stack_config(&self) -> Option<&StackWideConfig> {
+        self.stack_config.as_ref()
+    }
+
+    /// Forgets what the dataplane was programmed with and queues the whole desired state again
+    /// (a restarted dataplane, or one whose state is unknown).
+    pub fn reprogram(&mut self) {
+        self.programmed = Programmed::default();
+        self.program();
+    }
+
     fn up_ports(&self) -> impl Iterator<Item = StackPort> + '_ {
         self.ports.iter().filter(|(_, p)| p.up).map(|(q, _)| *q)
     }
 
     fn send_on(&mut self, port: StackPort, advert: &Advert) {
+        self.send_body(port, Body::Advert(advert.clone()));
+    }
+
+    fn send_body(&mut self, port: StackPort, body: Body) {
         let msg = Message {
             sender: self.cfg.mac,
             sender_port: port,
-            advert: advert.clone(),
+            body,
         };
         self.transmits
             .push_back((port, wire::encode(&msg, self.cfg.key.as_deref())));
@@ -309,6 +421,7 @@ impl StackManager {
                 })
             })
             .collect();
+        let complete = self.ports.values().all(|p| p.up && p.neighbour.is_some());
         Advert {
             origin: self.cfg.mac,
             seq: self.seq,
@@ -317,12 +430,19 @@ impl StackManager {
             priority: self.cfg.persisted.priority,
             role: self.role,
             held: self.held,
+            complete,
+            version: self.cfg.version,
+            config_version: self
+                .stack_config
+                .as_ref()
+                .map_or(0, StackWideConfig::version),
             epoch: self.epoch,
             master: self.master.unwrap_or(0),
             standby: self.standby.map_or(0, |s| s.0),
             standby_rule: self.standby.map_or(0, |s| s.1.code()),
             adjacencies,
             assignments: self.table.iter().map(|(m, u)| (*m, *u)).collect(),
+            grace: self.graced(now),
         }
     }
 
@@ -365,6 +485,23 @@ impl StackManager {
             .iter()
             .filter_map(|m| adverts.get(m))
             .collect();
+        if self.resyncing && !self.resynced(now) {
+            // Resumed from a checkpoint: keep its role, epoch, table and programming until
+            // every unit of it has been heard again (or the cold-boot window is over).
+            self.advertise(now);
+            return;
+        }
+        if !self.window_over && closed(&comp, &self.component) {
+            // Every unit's every stack port leads to another unit of this component: nobody
+            // else can join without recabling, so there is nothing left to wait for.
+            info!(
+                mac = %Mac(me),
+                units = comp.len(),
+                "stack topology complete: cold-boot window ends early"
+            );
+            self.window_over = true;
+        }
+        let mut interregnum = false;
 
         // 1. Masters in my component.
         let masters: Vec<Candidate> = comp
@@ -382,7 +519,7 @@ impl StackManager {
                     .max();
                 if rival.is_some_and(|e| e >= self.epoch) {
                     self.epoch = top_epoch + 1;
-                    info!(mac = me, epoch = self.epoch, rule = %why, "won a merge: master keeps its role, epoch bumped");
+                    info!(mac = %Mac(me), epoch = self.epoch, rule = %why, "won a merge: master keeps its role, epoch bumped");
                 }
                 self.master = Some(me);
             } else {
@@ -419,12 +556,33 @@ impl StackManager {
                 .collect();
             let present = known.iter().filter(|m| self.component.contains(m)).count();
             let quorum = known.is_empty() || present * 2 > known.len();
-            let window_over = self.window_over;
+            // A unit of my component follows a master I have not heard of yet (it lost a
+            // merge, and its advert overtook its new master's): that master's advert is on its
+            // way; electing now would only be fenced a moment later.
+            let awaiting = comp.iter().find(|a| {
+                a.origin != me
+                    && a.role != Role::Master
+                    && a.master != 0
+                    && a.epoch == top_epoch
+                    && !self.component.contains(&a.master)
+            });
             if !quorum {
                 if !self.held || rule.is_some() {
                     rule = Some(Rule::QuorumLost);
                 }
-            } else if window_over {
+            } else if self.window_over {
+                // Nonstop forwarding: a numbered unit of a majority keeps forwarding while the
+                // next master is chosen.
+                interregnum = matches!(self.role, Role::Member | Role::Standby);
+            }
+            if let Some(a) = awaiting.filter(|_| quorum && self.window_over) {
+                debug!(
+                    mac = %Mac(me),
+                    via = %Mac(a.origin),
+                    master = %Mac(a.master),
+                    "waiting for the advert of a master not yet heard"
+                );
+            } else if quorum && self.window_over {
                 let standbys: Vec<Candidate> = comp
                     .iter()
                     .filter(|a| a.role == Role::Standby && a.epoch == top_epoch)
@@ -464,7 +622,7 @@ impl StackManager {
                 rule = Some(Rule::NoFreeUnitNumber);
             } else if u != 0 && u != old_unit {
                 self.cfg.persisted.unit = u;
-                info!(mac = me, from = old_unit, to = u, "unit renumbered");
+                info!(mac = %Mac(me), from = old_unit, to = u, "unit renumbered");
                 self.events.push_back(StackEvent::UnitRenumbered {
                     from: old_unit,
                     to: u,
@@ -479,7 +637,8 @@ impl StackManager {
             && self.table.get(&me).is_some_and(|u| *u != 0)
             && matches!(self.role, Role::Master | Role::Standby | Role::Member);
         let was_held = self.held;
-        self.held = !numbered;
+        let bridging = interregnum && !was_held;
+        self.held = !numbered && !bridging;
         let members: BTreeSet<u64> = if self.master.is_some() {
             self.component
                 .iter()
@@ -497,8 +656,8 @@ impl StackManager {
         let joined: Vec<u64> = members.difference(&self.members).copied().collect();
         if !lost.is_empty() {
             info!(
-                mac = me,
-                ?lost,
+                mac = %Mac(me),
+                lost = %Macs(&lost),
                 active = !self.held,
                 "stack split: units lost"
             );
@@ -508,17 +667,17 @@ impl StackManager {
             });
         }
         if !joined.is_empty() {
-            info!(mac = me, ?joined, "stack merge: units joined");
+            info!(mac = %Mac(me), joined = %Macs(&joined), "stack merge: units joined");
             self.events.push_back(StackEvent::Merge { joined });
         }
         self.members = members;
         if was_held != self.held {
-            debug!(mac = me, held = self.held, "front ports");
+            debug!(mac = %Mac(me), held = self.held, "front ports");
         }
 
         if old_role != self.role {
             let rule = rule.unwrap_or(Rule::Incumbent);
-            info!(mac = me, from = ?old_role, to = ?self.role, %rule, epoch = self.epoch, "role change");
+            info!(mac = %Mac(me), from = ?old_role, to = ?self.role, %rule, epoch = self.epoch, "role change");
             self.events.push_back(StackEvent::RoleChanged {
                 from: old_role,
                 to: self.role,
@@ -527,13 +686,14 @@ impl StackManager {
             });
         } else if let Some(Rule::QuorumLost) = rule {
             warn!(
-                mac = me,
+                mac = %Mac(me),
                 "minority without the master: front ports held down"
             );
         }
 
         self.program();
         self.advertise(now);
+        self.report_checkpoint();
     }
 
     /// Follows master `m`: its epoch, unit table and standby; my role from them. Returns the
@@ -605,10 +765,11 @@ impl StackManager {
         let pick = election::standby(&cands, configured, self.standby.map(|s| s.0), tol);
         if pick.map(|p| p.0) != self.standby.map(|s| s.0) {
             if let Some((s, r)) = pick {
-                info!(master = me, standby = s, rule = %r, "standby named");
+                info!(master = %Mac(me), standby = %Mac(s), rule = %r, "standby named");
             }
+            self.standby = pick;
         }
-        self.standby = pick;
+        // A standby kept is advertised with the rule that first named it.
     }
 
     fn program(&mut self) {
@@ -639,6 +800,13 @@ impl StackManager {
         let flood = self.graph.flood_ports(me);
         let writes = self.programmed.diff(routes, flood, self.held);
         self.writes.extend(writes);
+        let macs = self
+            .stack_config
+            .as_ref()
+            .map(|c| c.static_macs.clone())
+            .unwrap_or_default();
+        let writes = self.programmed.diff_macs(&macs);
+        self.writes.extend(writes);
     }
 
     /// Re-originates our advert when it changed or is due, and floods it.
@@ -661,9 +829,30 @@ impl StackManager {
         for p in ports {
             self.send_on(p, &own);
         }
+        self.send_priority_commands();
+        self.send_config();
         self.last_sent = Some(own);
         self.next_advert = now + self.cfg.advert_interval;
     }
+}
+
+/// Whether the component is closed: every unit says all its stack ports have neighbours, and
+/// every adjacency is confirmed by the unit at its other end, inside the component.
+fn closed(comp: &[&Advert], members: &BTreeSet<u64>) -> bool {
+    comp.iter().all(|a| {
+        a.complete
+            && a.adjacencies.iter().all(|j| {
+                members.contains(&j.neighbour)
+                    && comp.iter().any(|b| {
+                        b.origin == j.neighbour
+                            && b.adjacencies.iter().any(|k| {
+                                k.neighbour == a.origin
+                                    && k.port == j.neighbour_port
+                                    && k.neighbour_port == j.port
+                            })
+                    })
+            })
+    })
 }
 
 fn member_view(a: &Advert, uptime_ms: u64) -> MemberView {
@@ -675,5 +864,7 @@ fn member_view(a: &Advert, uptime_ms: u64) -> MemberView {
         role: a.role,
         held: a.held,
         adjacencies: a.adjacencies.clone(),
+        version: a.version,
+        complete: a.complete,
     }
 }
