@@ -5,7 +5,7 @@
 //! * [`host`]: a sans-IO host NIC that sends numbered flows and honours PFC.
 //! * [`incast`]: the N → 1 incast scenario, lossless (PFC) or lossy, and its report.
 //! * [`stack`]: 1–6 units in a ring or chain, hosts, traffic patterns, a fault plan; reports.
-//! * [`unit`]: a stack unit — the real engine and the real stack manager on one clock.
+//! * [`unit`](mod@unit): a stack unit — the real engine and the real stack manager on one clock.
 //! * [`model`]: the `stack-sim model` commands (scenario files, the RoCE experiment).
 //! * [`plot`]: minimal SVG charts for the reports.
 //! * [`rng`]: the seeded generator every random choice comes from.

@@ -166,7 +166,7 @@ pub enum Traffic {
 }
 
 /// Most time-series samples a run may take (`(duration_ms + drain_ms) / sample_us`).
-pub const MAX_SAMPLES: u64 = 100_000;
+pub const MAX_SAMPLES: u64 = 20_000;
 /// Most bursts one `bursts` pattern may start.
 pub const MAX_BURSTS: u64 = 10_000;
 
