@@ -64,7 +64,8 @@ fn main() {
             .iter()
             .map(|u| u.stackd.log().to_path_buf())
             .collect();
-        let formed = |logs: &[std::path::PathBuf]| logs.iter().all(|l| !lines(l, "role change").is_empty());
+        let formed =
+            |logs: &[std::path::PathBuf]| logs.iter().all(|l| !lines(l, "role change").is_empty());
         for _ in 0..500 {
             if formed(&logs) {
                 break;
@@ -89,7 +90,10 @@ fn main() {
             .iter()
             .position(|l| lines(l, "to=Standby").last().is_some());
         let (Some(master), Some(standby)) = (master, standby) else {
-            eprintln!("run {run}: no master/standby in the logs under {}", base.display());
+            eprintln!(
+                "run {run}: no master/standby in the logs under {}",
+                base.display()
+            );
             std::process::exit(1);
         };
         conv.push((formed_at - attached) * 1e3);
@@ -106,7 +110,12 @@ fn main() {
             .iter()
             .enumerate()
             .filter(|(i, _)| *i as u8 + 1 != master)
-            .filter_map(|(_, l)| lines(l, "stack link stack_port").iter().find(|x| x.1.contains("up=false")).map(|x| x.0))
+            .filter_map(|(_, l)| {
+                lines(l, "stack link stack_port")
+                    .iter()
+                    .find(|x| x.1.contains("up=false"))
+                    .map(|x| x.0)
+            })
             .fold(f64::MAX, f64::min);
         let took_over = lines(&logs[standby], "to=Master").last().map(|x| x.0);
         match took_over {

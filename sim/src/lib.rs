@@ -7,6 +7,7 @@
 //! * [`rng`]: the seeded generator every random choice comes from.
 //! * [`launch`]: the other mode: a virtual stack of real processes (`dataplaned` + `stackd`
 //!   per unit) on UDP cables.
+//! * [`ops`]: `stack-sim up`, `status` and `down`: such a stack that outlives its launcher.
 //!
 //! Apart from [`launch`]: no tokio, no sockets, no wall clock, no global RNG: the same
 //! configuration and seed give the same run, event for event ([`world::TraceHash`]).
@@ -15,5 +16,6 @@
 pub mod host;
 pub mod incast;
 pub mod launch;
+pub mod ops;
 pub mod rng;
 pub mod world;

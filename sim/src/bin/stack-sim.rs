@@ -24,6 +24,12 @@ struct Cli {
 enum Command {
     /// N senders -> 1 receiver through one switch, on a lossless (PFC) or lossy priority.
     Incast(IncastArgs),
+    /// Launch a virtual stack of real processes and leave it running.
+    Up(sim::ops::UpArgs),
+    /// Show the stack launched by `up`.
+    Status(sim::ops::DirArgs),
+    /// Stop every process of the stack launched by `up` and remove its directory.
+    Down(sim::ops::DirArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -75,6 +81,20 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Incast(a) => incast(a),
+        Command::Up(a) => report("up", sim::ops::up(&a)),
+        Command::Status(a) => report("status", sim::ops::status(&a)),
+        Command::Down(a) => report("down", sim::ops::down(&a)),
+    }
+}
+
+/// Exit code of a stack command: its error on stderr.
+fn report(what: &str, r: Result<(), sim::ops::OpsError>) -> ExitCode {
+    match r {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("stack-sim {what}: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 

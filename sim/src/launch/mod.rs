@@ -11,24 +11,42 @@
 //! next unit's ports links+1..=2·links. A ring closes the last unit onto the first; a chain
 //! leaves the ends' outer ports unconnected (their hellos go nowhere: the links stay down).
 
+pub mod mgmt;
 mod process;
+mod relay;
+mod state;
 
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
 pub use process::Daemon;
+pub use relay::{Impairment, LinkRelay, RelayCounters};
+pub use state::{
+    down, is_our_daemon, read_state, DaemonState, DownReport, StackState, StateError, UnitState,
+};
 
 /// How the units are cabled.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Topology {
     /// Each unit to the next, and the last to the first.
     Ring,
     /// Each unit to the next.
     Chain,
+}
+
+impl std::fmt::Display for Topology {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Topology::Ring => "ring",
+            Topology::Chain => "chain",
+        })
+    }
 }
 
 /// What to launch.
@@ -40,8 +58,10 @@ pub struct LaunchSpec {
     pub topology: Topology,
     /// Parallel stack links between neighbours (1..=4).
     pub links: u8,
-    /// Front ports per unit.
+    /// Front ports per unit (a host at the end of each).
     pub front_ports: u8,
+    /// Line rate of the front ports, bits per second (the stack ports run at 10G).
+    pub front_speed_bps: u64,
     /// Directory for sockets, state and logs (created).
     pub dir: PathBuf,
     /// Where the `dataplaned` and `stackd` binaries are.
@@ -52,22 +72,30 @@ pub struct LaunchSpec {
     pub hello_interval_ms: u64,
     /// `RUST_LOG` for the daemons.
     pub log_filter: String,
+    /// Interpose a [`LinkRelay`] (run by this process) on every stack link, so links can be
+    /// cut, flapped and degraded. Off for a stack that must outlive this process.
+    pub relays: bool,
+    /// Seed of the relays' loss decisions.
+    pub seed: u64,
 }
 
 impl LaunchSpec {
-    /// `units` units in `topology`, one link per neighbour, one front port each, binaries
-    /// next to the running executable.
+    /// `units` units in `topology`, one link per neighbour, one 10G front port each, binaries
+    /// next to the running executable, no relays.
     pub fn new(units: u8, topology: Topology, dir: PathBuf) -> Self {
         LaunchSpec {
             units,
             topology,
             links: 1,
             front_ports: 1,
+            front_speed_bps: 10_000_000_000,
             dir,
             bin_dir: default_bin_dir(),
             priorities: Vec::new(),
             hello_interval_ms: 10,
             log_filter: "info".into(),
+            relays: false,
+            seed: 1,
         }
     }
 }
@@ -78,7 +106,10 @@ impl LaunchSpec {
 pub fn default_bin_dir() -> PathBuf {
     let exe = std::env::current_exe().unwrap_or_default();
     let dir = exe.parent().map(Path::to_path_buf).unwrap_or_default();
-    if dir.file_name().is_some_and(|n| n == "deps" || n == "examples") {
+    if dir
+        .file_name()
+        .is_some_and(|n| n == "deps" || n == "examples")
+    {
         dir.parent().map(Path::to_path_buf).unwrap_or(dir)
     } else {
         dir
@@ -120,10 +151,19 @@ pub enum LaunchError {
     /// No such unit.
     #[error("no unit {0} in this stack")]
     NoUnit(u8),
+    /// No stack link between these units.
+    #[error("no stack link between units {0} and {1}")]
+    NoLink(u8, u8),
+    /// The stack was launched without relays, so its links cannot be cut or degraded.
+    #[error("this stack has no link relays (launch it with relays to cut or degrade links)")]
+    NoRelays,
+    /// No free loopback /24 for the stack's addresses.
+    #[error("no free loopback /24 for the stack (every candidate's ports are taken)")]
+    NoAddresses,
 }
 
 /// A front port of a unit, seen from the host cabled to it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FrontPort {
     /// The port number (`0/N`).
     pub port: u8,
@@ -131,6 +171,43 @@ pub struct FrontPort {
     pub switch: SocketAddr,
     /// The host's end (bind a socket here to be the host).
     pub host: SocketAddr,
+}
+
+/// One end of a stack link: a unit's stack port `1/port` and the address it binds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkEnd {
+    /// The unit.
+    pub unit: u8,
+    /// The stack port (`1/N`).
+    pub port: u8,
+    /// The dataplane's socket for this port.
+    pub addr: SocketAddr,
+}
+
+/// A stack cable between two units' stack ports.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StackLink {
+    /// The lower-numbered neighbour's end (the `next` side of the ring).
+    pub a: LinkEnd,
+    /// The other end.
+    pub b: LinkEnd,
+    /// With relays: where `a` sends (the relay's socket facing `a`) and where `b` sends.
+    pub relay: Option<(SocketAddr, SocketAddr)>,
+}
+
+impl StackLink {
+    /// Whether it joins units `x` and `y` (either way round).
+    pub fn joins(&self, x: u8, y: u8) -> bool {
+        (self.a.unit, self.b.unit) == (x, y) || (self.a.unit, self.b.unit) == (y, x)
+    }
+
+    /// `1/1/1-2/1/2`: both ends as unit/slot/port.
+    pub fn name(&self) -> String {
+        format!(
+            "{}/1/{}-{}/1/{}",
+            self.a.unit, self.a.port, self.b.unit, self.b.port
+        )
+    }
 }
 
 /// One unit: its two daemons and where everything is.
@@ -152,13 +229,22 @@ pub struct Unit {
     pub stackd: Daemon,
 }
 
-/// A running virtual stack. Dropping it kills every process it started.
+/// A running virtual stack. Dropping it kills every process it started (unless
+/// [`Stack::detach`]ed) and stops its relays.
 #[derive(Debug)]
 pub struct Stack {
     /// The units, unit 1 first.
     pub units: Vec<Unit>,
     /// The stack's directory.
     pub dir: PathBuf,
+    /// How it was launched.
+    pub topology: Topology,
+    /// Its stack cables.
+    pub links: Vec<StackLink>,
+    /// One relay per link (same order) when launched with relays.
+    pub relays: Vec<LinkRelay>,
+    /// Line rate of the front ports, bits per second.
+    pub front_speed_bps: u64,
 }
 
 static STACKS: AtomicU8 = AtomicU8::new(0);
@@ -166,6 +252,26 @@ static STACKS: AtomicU8 = AtomicU8::new(0);
 fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> LaunchError {
     let what = what.into();
     move |source| LaunchError::Io { what, source }
+}
+
+/// A loopback /24 whose first unit's stack port and first host are free, starting from one
+/// derived from the process id and a per-process counter.
+fn free_net() -> Result<[u8; 3], LaunchError> {
+    let pid = std::process::id();
+    for _ in 0..256 {
+        let net = [
+            127,
+            100 + (pid % 100) as u8,
+            STACKS.fetch_add(1, Ordering::Relaxed),
+        ];
+        let free = |host: u8, port: u16| {
+            UdpSocket::bind((Ipv4Addr::new(net[0], net[1], net[2], host), port)).is_ok()
+        };
+        if free(1, 30001) && free(101, 31001) && free(200, 32000) {
+            return Ok(net);
+        }
+    }
+    Err(LaunchError::NoAddresses)
 }
 
 impl Stack {
@@ -184,21 +290,36 @@ impl Stack {
                 spec.links
             )));
         }
+        if !(1..=8).contains(&spec.front_ports) {
+            return Err(LaunchError::Spec(format!(
+                "front ports: {}: 1 to 8 per unit",
+                spec.front_ports
+            )));
+        }
         for bin in ["dataplaned", "stackd"] {
             let path = spec.bin_dir.join(bin);
             if !path.exists() {
                 return Err(LaunchError::MissingBinary { path });
             }
         }
-        let pid = std::process::id();
-        let net = [
-            127,
-            100 + (pid % 100) as u8,
-            STACKS.fetch_add(1, Ordering::Relaxed),
-        ];
+        let net = free_net()?;
         let ip = |host: u8| Ipv4Addr::new(net[0], net[1], net[2], host);
         std::fs::create_dir_all(&spec.dir).map_err(io(format!("create {}", spec.dir.display())))?;
         let n = spec.units;
+        let links = cabling(spec, ip);
+        // Where each stack port sends: its peer, its relay, or nowhere (an uncabled end).
+        let peer_of = |unit: u8, port: u8| -> SocketAddr {
+            for l in &links {
+                if (l.a.unit, l.a.port) == (unit, port) {
+                    return l.relay.map_or(l.b.addr, |r| r.0);
+                }
+                if (l.b.unit, l.b.port) == (unit, port) {
+                    return l.relay.map_or(l.a.addr, |r| r.1);
+                }
+            }
+            // Not cabled: hellos go to an address nobody listens on.
+            SocketAddr::new(ip(250).into(), 9)
+        };
         let mut units = Vec::new();
         for u in 1..=n {
             let dir = spec.dir.join(format!("unit{u}"));
@@ -221,28 +342,16 @@ impl Stack {
                     host: SocketAddr::new(ip(100 + u).into(), 31000 + u16::from(f)),
                 };
                 dp_args.push("--port".into());
-                dp_args.push(format!("0/{f},10G,udp,{},{}", port.switch, port.host));
+                dp_args.push(format!(
+                    "0/{f},{},udp,{},{}",
+                    spec.front_speed_bps, port.switch, port.host
+                ));
                 front.push(port);
             }
-            let next = u % n + 1;
-            let prev = (u + n - 2) % n + 1;
-            let ring = spec.topology == Topology::Ring;
-            for k in 1..=spec.links {
-                // Toward the next unit, then toward the previous one.
-                for (p, peer_unit, peer_port, cabled) in [
-                    (k, next, spec.links + k, n > 1 && (ring || u != n)),
-                    (spec.links + k, prev, k, n > 1 && (ring || u != 1)),
-                ] {
-                    let local = SocketAddr::new(ip(u).into(), 30000 + u16::from(p));
-                    let peer = if cabled {
-                        SocketAddr::new(ip(peer_unit).into(), 30000 + u16::from(peer_port))
-                    } else {
-                        // Not cabled: hellos go to an address nobody listens on.
-                        SocketAddr::new(ip(250).into(), 9)
-                    };
-                    dp_args.push("--port".into());
-                    dp_args.push(format!("1/{p},10G,udp,{local},{peer}"));
-                }
+            for p in 1..=2 * spec.links {
+                let local = stack_port_addr(ip(u), p);
+                dp_args.push("--port".into());
+                dp_args.push(format!("1/{p},10G,udp,{local},{}", peer_of(u, p)));
             }
             let priority = spec
                 .priorities
@@ -288,23 +397,34 @@ impl Stack {
                 front,
             });
         }
+        let mut relays = Vec::new();
+        for (i, l) in links.iter().enumerate() {
+            if l.relay.is_some() {
+                relays.push(LinkRelay::start(l, spec.seed.wrapping_add(i as u64))?);
+            }
+        }
         let mut stack = Stack {
             units,
             dir: spec.dir.clone(),
+            topology: spec.topology,
+            links,
+            relays,
+            front_speed_bps: spec.front_speed_bps,
         };
         for u in &mut stack.units {
             u.dataplaned.start()?;
         }
+        stack.write_pids()?;
         for u in &mut stack.units {
             u.dataplaned.wait_serving(Duration::from_secs(10))?;
         }
         for u in &mut stack.units {
             u.stackd.start()?;
         }
+        stack.write_pids()?;
         for u in &mut stack.units {
             u.stackd.wait_serving(Duration::from_secs(10))?;
         }
-        stack.write_pids()?;
         Ok(stack)
     }
 
@@ -324,19 +444,70 @@ impl Stack {
         self.write_pids()
     }
 
-    /// Records every running daemon's pid in `DIR/pids` (one `unit daemon pid` per line), so
-    /// a later `stack-sim down` can clean up after a crash.
-    pub fn write_pids(&self) -> Result<(), LaunchError> {
+    /// Starts unit `n`'s daemons that are not running (its dataplane first) and waits until
+    /// they serve.
+    pub fn start_unit(&mut self, n: u8) -> Result<(), LaunchError> {
+        let u = self.unit(n)?;
+        u.dataplaned.start()?;
+        u.dataplaned.wait_serving(Duration::from_secs(10))?;
+        u.stackd.start()?;
+        u.stackd.wait_serving(Duration::from_secs(10))?;
+        self.write_pids()
+    }
+
+    /// The relays of every link between units `x` and `y` (a stack trunk), or of its
+    /// `index`th parallel link only (1-based).
+    pub fn relays_between(
+        &self,
+        x: u8,
+        y: u8,
+        index: Option<u8>,
+    ) -> Result<Vec<&LinkRelay>, LaunchError> {
+        let on: Vec<usize> = (0..self.links.len())
+            .filter(|i| self.links[*i].joins(x, y))
+            .collect();
+        if on.is_empty() {
+            return Err(LaunchError::NoLink(x, y));
+        }
+        if self.relays.len() != self.links.len() {
+            return Err(LaunchError::NoRelays);
+        }
+        let chosen: Vec<&LinkRelay> = on
+            .iter()
+            .enumerate()
+            .filter(|(k, _)| index.is_none_or(|i| usize::from(i) == k + 1))
+            .map(|(_, i)| &self.relays[*i])
+            .collect();
+        if chosen.is_empty() {
+            return Err(LaunchError::NoLink(x, y));
+        }
+        Ok(chosen)
+    }
+
+    /// Records every running daemon's pid in `DIR/pids` (one `unit daemon pid` per line) and
+    /// the whole stack in `DIR/stack.json`, so a later `stack-sim down` or `status` finds it,
+    /// also after a crash.
+    pub fn write_pids(&mut self) -> Result<(), LaunchError> {
         let mut text = String::new();
-        for u in &self.units {
-            for d in [&u.dataplaned, &u.stackd] {
+        for u in &mut self.units {
+            for d in [&mut u.dataplaned, &mut u.stackd] {
                 if let Some(pid) = d.pid() {
                     text.push_str(&format!("{} {} {pid}\n", u.number, d.name()));
                 }
             }
         }
         let path = self.dir.join("pids");
-        std::fs::write(&path, text).map_err(io(format!("write {}", path.display())))
+        std::fs::write(&path, text).map_err(io(format!("write {}", path.display())))?;
+        self.state().write(&self.dir)
+    }
+
+    /// Lets every daemon run on after this handle is gone (and this process has exited):
+    /// what `stack-sim up` does. Relays, which live in this process, stop.
+    pub fn detach(mut self) {
+        for u in &mut self.units {
+            u.stackd.detach();
+            u.dataplaned.detach();
+        }
     }
 
     /// Stops every daemon (SIGTERM, then SIGKILL after 5 s) and removes the pid file.
@@ -353,6 +524,52 @@ impl Stack {
         }
         let _ = std::fs::remove_file(self.dir.join("pids"));
     }
+}
+
+/// The address of stack port `1/port` of the unit at `ip`.
+fn stack_port_addr(ip: Ipv4Addr, port: u8) -> SocketAddr {
+    SocketAddr::new(ip.into(), 30000 + u16::from(port))
+}
+
+/// The stack cables: unit i's ports 1..=links lead to the next unit's ports
+/// links+1..=2·links; a ring closes the last unit onto the first.
+fn cabling(spec: &LaunchSpec, ip: impl Fn(u8) -> Ipv4Addr) -> Vec<StackLink> {
+    let n = spec.units;
+    let mut links = Vec::new();
+    if n < 2 {
+        return links;
+    }
+    for u in 1..=n {
+        if u == n && spec.topology == Topology::Chain {
+            // A chain's ends stay open.
+            break;
+        }
+        let next = u % n + 1;
+        for k in 1..=spec.links {
+            let index = links.len() as u8;
+            let relay = spec.relays.then(|| {
+                let r = ip(200 + index);
+                (
+                    SocketAddr::new(r.into(), 32000),
+                    SocketAddr::new(r.into(), 32001),
+                )
+            });
+            links.push(StackLink {
+                a: LinkEnd {
+                    unit: u,
+                    port: k,
+                    addr: stack_port_addr(ip(u), k),
+                },
+                b: LinkEnd {
+                    unit: next,
+                    port: spec.links + k,
+                    addr: stack_port_addr(ip(next), spec.links + k),
+                },
+                relay,
+            });
+        }
+    }
+    links
 }
 
 impl Drop for Stack {

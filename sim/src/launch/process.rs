@@ -1,7 +1,8 @@
 //! One daemon process: started with its arguments and log file, waited for until it serves
 //! its socket, terminated or killed.
 
-use std::path::PathBuf;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -50,8 +51,25 @@ impl Daemon {
     }
 
     /// Its log file (stderr; appended across restarts).
-    pub fn log(&self) -> &std::path::Path {
+    pub fn log(&self) -> &Path {
         &self.log
+    }
+
+    /// The socket it serves.
+    pub fn socket(&self) -> &Path {
+        &self.socket
+    }
+
+    /// The binary it runs.
+    pub fn binary(&self) -> &Path {
+        &self.binary
+    }
+
+    /// Lets it run on without this handle: it is no longer killed or reaped from here (it
+    /// lives on after the launching process exits; `stack-sim down` finds it by its pid).
+    pub fn detach(&mut self) {
+        // Dropping a `Child` neither kills nor waits for it.
+        self.child = None;
     }
 
     /// Its process id while it runs.
@@ -71,7 +89,8 @@ impl Daemon {
         }
     }
 
-    /// Starts it (again), its stderr appended to its log.
+    /// Starts it (again), its stderr appended to its log. It gets its own process group, so
+    /// a Ctrl-C meant for the launcher does not reach it.
     pub fn start(&mut self) -> Result<(), LaunchError> {
         if self.running() {
             return Ok(());
@@ -87,6 +106,7 @@ impl Daemon {
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(log)
+            .process_group(0)
             .spawn()
             .map_err(io(format!("start {}", self.binary.display())))?;
         self.child = Some(child);
