@@ -7,6 +7,8 @@
 //! * [`rng`]: the seeded generator every random choice comes from.
 //! * [`launch`]: the other mode: a virtual stack of real processes (`dataplaned` + `stackd`
 //!   per unit) on UDP cables.
+//! * [`traffic`]: hosts on a launched stack's front ports that send numbered flows and
+//!   honour PFC.
 //! * [`ops`]: `stack-sim up`, `status` and `down`: such a stack that outlives its launcher.
 //!
 //! Apart from [`launch`]: no tokio, no sockets, no wall clock, no global RNG: the same
@@ -18,4 +20,5 @@ pub mod incast;
 pub mod launch;
 pub mod ops;
 pub mod rng;
+pub mod traffic;
 pub mod world;
