@@ -9,6 +9,8 @@
 //!   per unit) on UDP cables.
 //! * [`traffic`]: hosts on a launched stack's front ports that send numbered flows and
 //!   honour PFC.
+//! * [`scenario`]: scenario files (a stack, traffic, a timeline of faults, assertions) and
+//!   their runner and report.
 //! * [`ops`]: `stack-sim up`, `status` and `down`: such a stack that outlives its launcher.
 //!
 //! Apart from [`launch`]: no tokio, no sockets, no wall clock, no global RNG: the same
@@ -20,5 +22,6 @@ pub mod incast;
 pub mod launch;
 pub mod ops;
 pub mod rng;
+pub mod scenario;
 pub mod traffic;
 pub mod world;

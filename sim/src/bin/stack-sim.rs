@@ -30,6 +30,8 @@ enum Command {
     Status(sim::ops::DirArgs),
     /// Stop every process of the stack launched by `up` and remove its directory.
     Down(sim::ops::DirArgs),
+    /// Run a scenario file: a stack, traffic, faults, assertions; a summary and a JSON report.
+    Run(sim::ops::RunArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -84,6 +86,19 @@ fn main() -> ExitCode {
         Command::Up(a) => report("up", sim::ops::up(&a)),
         Command::Status(a) => report("status", sim::ops::status(&a)),
         Command::Down(a) => report("down", sim::ops::down(&a)),
+        Command::Run(a) => match sim::ops::run(&a) {
+            Ok(r) if r.passed => ExitCode::SUCCESS,
+            Ok(_) => ExitCode::FAILURE,
+            Err(e) => {
+                eprintln!("stack-sim run: {e}");
+                // A bad scenario file is bad input, like a bad argument.
+                match e {
+                    sim::scenario::ScenarioError::Invalid { .. }
+                    | sim::scenario::ScenarioError::Read { .. } => ExitCode::from(2),
+                    _ => ExitCode::FAILURE,
+                }
+            }
+        },
     }
 }
 

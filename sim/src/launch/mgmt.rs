@@ -97,6 +97,73 @@ impl Mgmt {
     }
 }
 
+/// Thresholds of the lossless priority groups [`Mgmt::make_lossless`] programs: XOFF at
+/// 24 KB, XON at 12 KB, 96 KB of headroom. Generous, because a host on a UDP cable (a thread
+/// of a busy process) answers a pause in milliseconds, not in 67 quanta.
+pub const LOSSLESS_THRESHOLDS: (u64, u64, u64) = (24_000, 12_000, 96_000);
+
+impl Mgmt {
+    /// Makes `priorities` (a bitmap) lossless on every port of the dataplane at `socket`:
+    /// PFC for them, their priority groups given [`LOSSLESS_THRESHOLDS`]. Written with the
+    /// attached control session's generation (port settings are not the control plane's:
+    /// they survive its restarts, not a restart of the dataplane).
+    pub fn make_lossless(&self, socket: &Path, priorities: u8) -> Result<u32, MgmtError> {
+        use proto::dataplane::v1 as dp;
+        use proto::dataplane::v1::dataplane_client::DataplaneClient;
+        let name = socket.display().to_string();
+        let call = |status| MgmtError::Call {
+            socket: name.clone(),
+            status,
+        };
+        self.rt.block_on(async {
+            let ch = controlplane::daemon::uds::connect(socket)
+                .await
+                .map_err(|e| MgmtError::Connect {
+                    socket: name.clone(),
+                    message: e.to_string(),
+                })?;
+            let mut c = DataplaneClient::new(ch);
+            let state = c
+                .read(dp::ReadRequest::default())
+                .await
+                .map_err(call)?
+                .into_inner();
+            let (xoff, xon, headroom) = LOSSLESS_THRESHOLDS;
+            let mut updates = Vec::new();
+            for p in state.ports {
+                let Some(mut s) = p.settings else { continue };
+                s.flow_control = dp::FlowControl::Pfc as i32;
+                s.pfc_enabled |= u32::from(priorities);
+                for prio in 0..8 {
+                    if priorities & (1 << prio) == 0 {
+                        continue;
+                    }
+                    let pg = s.priority_to_pg.get(prio).copied().unwrap_or(prio as u32) as usize;
+                    if let Some(profile) = s.pgs.get_mut(pg) {
+                        profile.lossless = Some(dp::LosslessThresholds {
+                            xoff_bytes: xoff,
+                            xon_bytes: xon,
+                            headroom_bytes: headroom,
+                        });
+                    }
+                }
+                updates.push(dp::Update {
+                    op: dp::update::Op::Set as i32,
+                    entity: Some(dp::update::Entity::Port(s)),
+                });
+            }
+            let r = c
+                .write(dp::WriteRequest {
+                    generation: state.generation,
+                    updates,
+                })
+                .await
+                .map_err(call)?;
+            Ok(r.into_inner().applied)
+        })
+    }
+}
+
 /// What a set of `show switch` answers says about the stack.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Agreement {

@@ -6,6 +6,7 @@
 //! running. `status` reads `DIR/stack.json` and asks every unit. `down` kills every process
 //! recorded in the directory (checking each pid is still that daemon) and removes it.
 
+mod run;
 mod table;
 
 use std::path::{Path, PathBuf};
@@ -19,7 +20,8 @@ use crate::launch::{
     default_bin_dir, down as teardown, read_state, LaunchError, LaunchSpec, Stack, StateError,
     Topology,
 };
-pub use table::{stack_table, unit_views};
+pub use run::{run, RunArgs};
+pub use table::{stack_table, unit_mac, unit_views};
 
 /// Why a `stack-sim` stack command failed.
 #[derive(Debug, Error)]
