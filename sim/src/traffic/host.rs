@@ -44,6 +44,8 @@ pub(super) struct Host {
     sending: Vec<Sending>,
     /// Per priority: paused until then.
     paused_until: [Option<Instant>; 8],
+    /// Per priority: when the current pause began.
+    paused_since: [Option<Instant>; 8],
 }
 
 /// The longest a host sleeps before it looks at its commands again.
@@ -68,6 +70,7 @@ impl Host {
             commands,
             sending: Vec::new(),
             paused_until: [None; 8],
+            paused_since: [None; 8],
         }
     }
 
@@ -118,6 +121,17 @@ impl Host {
             };
             let mut fds = [PollFd::new(&self.sock, PollFlags::IN)];
             let _ = poll(&mut fds, Some(&timeout));
+        }
+        // Pauses still running, or that ran out without a newer frame.
+        let now = Instant::now();
+        let mut paused = Duration::ZERO;
+        for p in 0..8 {
+            if let (Some(since), Some(until)) = (self.paused_since[p], self.paused_until[p]) {
+                paused += until.min(now).saturating_duration_since(since);
+            }
+        }
+        if !paused.is_zero() {
+            lock(stats).pfc.entry(self.id).or_default().1 += paused;
         }
     }
 
@@ -198,14 +212,20 @@ impl Host {
                     if enable & (1 << p) == 0 {
                         continue;
                     }
+                    // A newer frame replaces the timer: account for the pause so far.
+                    if let (Some(since), Some(until)) = (self.paused_since[p], self.paused_until[p])
+                    {
+                        paused += until.min(now).saturating_duration_since(since);
+                    }
                     if quanta[p] == 0 {
                         self.paused_until[p] = None;
+                        self.paused_since[p] = None;
                     } else {
                         let d = Duration::from_nanos(
                             u64::from(quanta[p]) * 512 * 1_000_000_000 / self.speed_bps,
                         );
                         self.paused_until[p] = Some(now + d);
-                        paused += d;
+                        self.paused_since[p] = Some(now);
                     }
                 }
                 let mut st = lock(stats);
@@ -231,10 +251,14 @@ impl Host {
             return;
         };
         c.received += 1;
-        if c.max_seq.is_some_and(|m| seq < m) {
-            c.reordered += 1;
-        } else {
-            c.max_seq = Some(seq);
+        match c.max_seq {
+            Some(m) if seq < m => c.reordered += 1,
+            _ => {
+                // Frames skipped since the highest so far (from 0 for the first frame).
+                let run = c.max_seq.map_or(seq, |m| seq.saturating_sub(m + 1));
+                c.longest_run = c.longest_run.max(run);
+                c.max_seq = Some(seq);
+            }
         }
         if let Some(last) = c.last_rx {
             let gap = now.saturating_duration_since(last);

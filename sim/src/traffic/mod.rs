@@ -197,10 +197,18 @@ pub struct FlowReport {
     pub lost: u64,
     /// Frames that came after one with a higher sequence number.
     pub reordered: u64,
-    /// The longest time without a frame while the flow was sending, milliseconds.
+    /// The most consecutive frames lost (by sequence number, at the start, in the middle
+    /// or at the end of the flow).
+    pub longest_loss_run: u64,
+    /// The longest interruption of the flow, milliseconds: (`longest_loss_run` + 1) frame
+    /// intervals. Counted in frames, so a sender that stalls (a busy machine) does not make
+    /// a gap.
     pub longest_gap_ms: f64,
-    /// When that gap began, milliseconds since the traffic started.
-    pub longest_gap_at_ms: f64,
+    /// The longest wall-clock time between two received frames, milliseconds (includes the
+    /// sender's own stalls).
+    pub longest_silence_ms: f64,
+    /// When that silence began, milliseconds since the hosts started.
+    pub longest_silence_at_ms: f64,
 }
 
 /// PFC as one host saw it.
@@ -223,6 +231,7 @@ struct FlowCounters {
     received: u64,
     reordered: u64,
     max_seq: Option<u64>,
+    longest_run: u64,
     last_rx: Option<Instant>,
     longest_gap: Duration,
     longest_gap_at: Option<Instant>,
@@ -409,23 +418,13 @@ impl Traffic {
             .iter()
             .map(|(id, f, _)| {
                 let c = stats.flows.get(id).cloned().unwrap_or_default();
-                // The gap before the first frame, and after the last while still sending.
-                let mut gap = c.longest_gap;
-                let mut gap_at = c.longest_gap_at;
-                let lead = match (c.first_sent, c.last_rx.is_some()) {
-                    (Some(s), false) => c.last_sent.map(|l| (l.saturating_duration_since(s), s)),
-                    _ => None,
+                // Frames lost at the end (after the highest received), or all of them.
+                let tail = match c.max_seq {
+                    Some(m) => c.sent.saturating_sub(m + 1),
+                    None => c.sent,
                 };
-                let tail = match (c.last_rx, c.last_sent) {
-                    (Some(r), Some(s)) if s > r => Some((s.saturating_duration_since(r), r)),
-                    _ => None,
-                };
-                for (d, at) in [lead, tail].into_iter().flatten() {
-                    if d > gap {
-                        gap = d;
-                        gap_at = Some(at);
-                    }
-                }
+                let run = c.longest_run.max(tail);
+                let interval_ms = 1e3 / f64::from(f.rate_fps.max(1));
                 FlowReport {
                     name: f.name.clone(),
                     from: f.from.to_string(),
@@ -435,8 +434,10 @@ impl Traffic {
                     received: c.received,
                     lost: c.sent.saturating_sub(c.received),
                     reordered: c.reordered,
-                    longest_gap_ms: gap.as_secs_f64() * 1e3,
-                    longest_gap_at_ms: ms(gap_at),
+                    longest_loss_run: run,
+                    longest_gap_ms: (run + 1) as f64 * interval_ms,
+                    longest_silence_ms: c.longest_gap.as_secs_f64() * 1e3,
+                    longest_silence_at_ms: ms(c.longest_gap_at),
                 }
             })
             .collect()
