@@ -32,6 +32,9 @@ enum Command {
     Down(sim::ops::DirArgs),
     /// Run a scenario file: a stack, traffic, faults, assertions; a summary and a JSON report.
     Run(sim::ops::RunArgs),
+    /// The main job: a 6-unit ring with hosts and traffic; the master's control plane and
+    /// then the master unit fail; the loss is shown.
+    Demo(sim::ops::DemoArgs),
 }
 
 #[derive(Debug, clap::Args)]
@@ -86,6 +89,14 @@ fn main() -> ExitCode {
         Command::Up(a) => report("up", sim::ops::up(&a)),
         Command::Status(a) => report("status", sim::ops::status(&a)),
         Command::Down(a) => report("down", sim::ops::down(&a)),
+        Command::Demo(a) => match sim::ops::demo(&a) {
+            Ok(r) if r.passed => ExitCode::SUCCESS,
+            Ok(_) => ExitCode::FAILURE,
+            Err(e) => {
+                eprintln!("stack-sim demo: {e}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Run(a) => match sim::ops::run(&a) {
             Ok(r) if r.passed => ExitCode::SUCCESS,
             Ok(_) => ExitCode::FAILURE,

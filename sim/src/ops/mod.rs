@@ -6,6 +6,7 @@
 //! running. `status` reads `DIR/stack.json` and asks every unit. `down` kills every process
 //! recorded in the directory (checking each pid is still that daemon) and removes it.
 
+mod demo;
 mod run;
 mod table;
 
@@ -20,6 +21,7 @@ use crate::launch::{
     default_bin_dir, down as teardown, read_state, LaunchError, LaunchSpec, Stack, StateError,
     Topology,
 };
+pub use demo::{demo, phase_totals, DemoArgs, Totals, DEMO_SCENARIO};
 pub use run::{run, RunArgs};
 pub use table::{stack_table, unit_mac, unit_views};
 

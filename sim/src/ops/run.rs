@@ -40,6 +40,7 @@ pub fn run(args: &RunArgs) -> Result<Report, ScenarioError> {
         keep: args.keep,
         narrate: !args.quiet,
         log_filter: args.log.clone(),
+        show_tables: false,
     };
     let report = scenario::run(&sc, &args.file, &opts)?;
     let path = args

@@ -21,7 +21,8 @@
 //! [[step]]
 //! at_ms = 500
 //! do = "kill-unit"
-//! unit = "master"           # a number, "master" or "standby" (resolved when the step runs)
+//! unit = "master"           # a number, "master" or "standby" (when the step runs),
+//!                           # "initial-master" or "initial-standby" (when the timeline began)
 //! [[step]]
 //! do = "expect"
 //! master = "initial-standby"
@@ -104,6 +105,10 @@ pub enum UnitRef {
     Master,
     /// The standby at that moment.
     Standby,
+    /// The master when the timeline began (e.g. to restart what was killed).
+    InitialMaster,
+    /// The standby when the timeline began.
+    InitialStandby,
 }
 
 /// A unit named in an expectation: by number, or by its role when the timeline began.

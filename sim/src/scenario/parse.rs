@@ -169,6 +169,8 @@ impl Checker<'_> {
         match v.get_ref() {
             Value::String(s) if s == "master" => Ok(UnitRef::Master),
             Value::String(s) if s == "standby" => Ok(UnitRef::Standby),
+            Value::String(s) if s == "initial-master" => Ok(UnitRef::InitialMaster),
+            Value::String(s) if s == "initial-standby" => Ok(UnitRef::InitialStandby),
             Value::Integer(i) => {
                 let u = u8::try_from(*i).unwrap_or(0);
                 Ok(UnitRef::Number(
@@ -178,7 +180,7 @@ impl Checker<'_> {
             _ => Err(self.err(
                 v.span(),
                 format!(
-                    "unit: expected a unit number (1 to {}), \"master\" or \"standby\"",
+                    "unit: expected a unit number (1 to {}), \"master\", \"standby\", \"initial-master\" or \"initial-standby\"",
                     self.units
                 ),
             )),

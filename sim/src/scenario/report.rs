@@ -17,6 +17,10 @@ pub struct Event {
     pub line: usize,
     /// What happened.
     pub what: String,
+    /// The unit a fault hit, if any (as launched).
+    pub unit: Option<u8>,
+    /// For an `expect` step that held: how long it waited, milliseconds.
+    pub took_ms: Option<f64>,
 }
 
 /// One assertion's verdict.

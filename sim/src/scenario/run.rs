@@ -11,7 +11,7 @@ use super::report::{AssertionResult, Event, Report};
 use super::{Action, Expect, LinkRef, MasterRef, Scenario, ScenarioError, Target, UnitRef};
 use crate::launch::mgmt::Mgmt;
 use crate::launch::{Impairment, LaunchError, LaunchSpec, Stack};
-use crate::ops::{unit_mac, wait_converged};
+use crate::ops::{stack_table, unit_mac, unit_views, wait_converged};
 use crate::traffic::{expand, Traffic};
 
 /// How to run a scenario.
@@ -27,6 +27,8 @@ pub struct RunOptions {
     pub narrate: bool,
     /// `RUST_LOG` of the daemons.
     pub log_filter: String,
+    /// Print the stack table (stdout) once converged and at the end.
+    pub show_tables: bool,
 }
 
 /// Polling interval of the management API while waiting for a condition.
@@ -54,12 +56,22 @@ impl Runner<'_> {
     }
 
     fn event(&mut self, line: usize, what: String) {
+        self.event_on(line, what, None);
+    }
+
+    fn event_on(&mut self, line: usize, what: String, unit: Option<u8>) {
         let at_ms = self.ms();
         if self.narrate {
             eprintln!("  {at_ms:>8.1} ms  {what}");
         }
         tracing::info!(at_ms, line, "{what}");
-        self.report.events.push(Event { at_ms, line, what });
+        self.report.events.push(Event {
+            at_ms,
+            line,
+            what,
+            unit,
+            took_ms: None,
+        });
     }
 
     fn fail(&mut self, line: usize, what: String, detail: String) {
@@ -105,6 +117,8 @@ impl Runner<'_> {
     fn unit(&mut self, r: UnitRef) -> Result<u8, String> {
         match r {
             UnitRef::Number(u) => Ok(u),
+            UnitRef::InitialMaster => Ok(self.report.initial_master),
+            UnitRef::InitialStandby => Ok(self.report.initial_standby),
             UnitRef::Master | UnitRef::Standby => {
                 let views = self.views();
                 let (m, s) = Self::roles(&views);
@@ -213,6 +227,9 @@ impl Runner<'_> {
                     describe(e)
                 );
                 self.event(line, what.clone());
+                if let Some(e) = self.report.events.last_mut() {
+                    e.took_ms = Some(ms);
+                }
                 let within = e.max_ms.is_none_or(|m| ms <= m as f64);
                 self.report.assertions.push(AssertionResult {
                     what: format!("line {line}: {}", describe(e)),
@@ -237,6 +254,7 @@ impl Runner<'_> {
     }
 
     fn step(&mut self, line: usize, action: &Action) {
+        let mut unit = None;
         let result: Result<String, String> = match action {
             Action::Wait { ms } => {
                 std::thread::sleep(Duration::from_millis(*ms));
@@ -249,10 +267,12 @@ impl Runner<'_> {
                     _ => (true, true, "restarted (SIGKILL, start)"),
                 };
                 match self.unit(*u) {
-                    Ok(n) => self
-                        .daemons(*t, n, kill, start)
-                        .map(|()| format!("{verb} {} of unit {n}", target_name(*t)))
-                        .map_err(|e| e.to_string()),
+                    Ok(n) => {
+                        unit = Some(n);
+                        self.daemons(*t, n, kill, start)
+                            .map(|()| format!("{verb} {} of unit {n}", target_name(*t)))
+                            .map_err(|e| e.to_string())
+                    }
                     Err(e) => Err(e),
                 }
             }
@@ -370,9 +390,19 @@ impl Runner<'_> {
             }
         };
         match result {
-            Ok(what) => self.event(line, what),
+            Ok(what) => self.event_on(line, what, unit),
             Err(e) => self.fail(line, format!("step {}", action_name(action)), e),
         }
+    }
+
+    /// Prints the stack table as the units see it now.
+    fn print_table(&mut self, title: &str) {
+        let views: Vec<_> = self.views().into_values().collect();
+        let state = self.stack.state();
+        println!(
+            "{title}\n{}",
+            stack_table(&state, &unit_views(&state, &views))
+        );
     }
 
     /// Stops all traffic and waits until nothing more arrives for 200 ms (at most `drain_ms`).
@@ -530,6 +560,9 @@ fn run_in(
         started: Vec::new(),
         narrate: opts.narrate,
     };
+    if opts.show_tables {
+        r.print_table("The stack, converged:");
+    }
     if mask != 0 {
         r.event(
             0,
@@ -555,6 +588,9 @@ fn run_in(
     }
     r.drain();
     r.event(0, "traffic stopped and drained".into());
+    if opts.show_tables {
+        r.print_table("The stack at the end:");
+    }
     r.report.flows = r.traffic.report();
     r.report.pfc = r.traffic.pfc();
     let views = r.views();
