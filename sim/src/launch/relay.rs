@@ -49,6 +49,7 @@ struct Shared {
 #[derive(Debug)]
 pub struct LinkRelay {
     name: String,
+    addrs: (SocketAddr, SocketAddr),
     shared: Arc<Shared>,
     thread: Option<JoinHandle<()>>,
 }
@@ -79,6 +80,7 @@ impl LinkRelay {
         };
         Ok(LinkRelay {
             name,
+            addrs: (facing_a, facing_b),
             shared,
             thread: Some(thread),
         })
@@ -87,6 +89,11 @@ impl LinkRelay {
     /// The link's name (`1/1/1-2/1/2`).
     pub fn name(&self) -> &str {
         &self.name
+    }
+
+    /// Its two sockets: the one end `a` sends to, and the one end `b` sends to.
+    pub fn addrs(&self) -> (SocketAddr, SocketAddr) {
+        self.addrs
     }
 
     /// Sets what happens to frames from now on.

@@ -208,7 +208,7 @@ impl Host {
             if let Ok(MacControlRepr::Pfc { enable, quanta }) = MacControlRepr::parse(&frame[off..])
             {
                 let mut paused = Duration::ZERO;
-                for p in 0..8 {
+                for (p, &q) in quanta.iter().enumerate() {
                     if enable & (1 << p) == 0 {
                         continue;
                     }
@@ -217,12 +217,12 @@ impl Host {
                     {
                         paused += until.min(now).saturating_duration_since(since);
                     }
-                    if quanta[p] == 0 {
+                    if q == 0 {
                         self.paused_until[p] = None;
                         self.paused_since[p] = None;
                     } else {
                         let d = Duration::from_nanos(
-                            u64::from(quanta[p]) * 512 * 1_000_000_000 / self.speed_bps,
+                            u64::from(q) * 512 * 1_000_000_000 / self.speed_bps,
                         );
                         self.paused_until[p] = Some(now + d);
                         self.paused_since[p] = Some(now);
