@@ -36,6 +36,7 @@
 //! The steps and what they take are in [`Action`]; the assertions in [`Assert`]. Every error
 //! in a file names the file, the line and what was expected.
 
+mod check;
 mod parse;
 mod report;
 mod run;
