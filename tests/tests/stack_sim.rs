@@ -129,6 +129,30 @@ fn up_status_down_leave_nothing_behind() {
     assert!(!again.status.success(), "{}", text(&again));
     assert!(text(&again).contains("already running"), "{}", text(&again));
 
+    // Faults from another shell: unit 3's stackd killed and started again.
+    let kill = stack_sim(&["kill", "--unit", "3", "--daemon", "stackd", "--dir", &d]);
+    assert!(kill.status.success(), "{}", text(&kill));
+    assert!(
+        text(&kill).contains("killed unit 3 stackd"),
+        "{}",
+        text(&kill)
+    );
+    assert_eq!(pids(&dir).len(), 5);
+    let start = stack_sim(&["start", "--unit", "3", "--dir", &d]);
+    assert!(start.status.success(), "{}", text(&start));
+    assert!(
+        text(&start).contains("started unit 3 stackd"),
+        "{}",
+        text(&start)
+    );
+    assert!(
+        text(&start).contains("unit 3 dataplaned is running"),
+        "{}",
+        text(&start)
+    );
+    let recorded = pids(&dir);
+    assert_eq!(recorded.len(), 6, "{recorded:?}");
+
     // A daemon that died on its own (a crash) is no obstacle to `down`.
     let victim = recorded[0];
     let _ = Command::new("kill")
@@ -289,4 +313,118 @@ fn the_demo_runs_and_shows_both_failures() {
         serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
     assert_eq!(r["flows"].as_array().map(Vec::len), Some(60), "{r}");
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn running_as_root() -> bool {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            let line = s.lines().find(|l| l.starts_with("Uid:"))?;
+            line.split_whitespace().nth(2).map(|euid| euid == "0")
+        })
+        .unwrap_or(false)
+}
+
+fn namespaces() -> String {
+    let o = Command::new("ip").args(["netns", "list"]).output();
+    o.map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_default()
+}
+
+/// Root only: hosts as network namespaces; a real `ping` from unit 1's host to unit 3's
+/// crosses unit 2 of a chain while the master's stackd is killed and started again
+/// (`stack-sim kill` / `start`); `down` removes every namespace.
+#[test]
+fn netns_ping_across_three_units_while_a_control_plane_is_killed() {
+    if !running_as_root() {
+        eprintln!("skipped: the netns backend needs root");
+        return;
+    }
+    let has = |c: &str| Command::new(c).arg("-V").output().is_ok();
+    if !has("ip") || !has("ping") {
+        eprintln!("skipped: needs ip (iproute2) and ping");
+        return;
+    }
+    let _turn = one_stack_at_a_time();
+    let dir = test_dir("netns").join("stack");
+    let _cleanup = Cleanup(dir.clone());
+    let d = dir.display().to_string();
+    let bins = bin_dir().display().to_string();
+    let up = stack_sim(&[
+        "up",
+        "--units",
+        "3",
+        "--topology",
+        "chain",
+        "--backend",
+        "netns",
+        "--dir",
+        &d,
+        "--bin-dir",
+        &bins,
+    ]);
+    assert!(up.status.success(), "{}", text(&up));
+    let out = String::from_utf8_lossy(&up.stdout).into_owned();
+    let master: u32 = out
+        .lines()
+        .find(|l| l.split_whitespace().nth(1) == Some("Master"))
+        .and_then(|l| l.split_whitespace().next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no master in {out}"));
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("stack.json")).unwrap()).unwrap();
+    let unit = |u: u32| &state["units"][(u - 1) as usize];
+    let ns1 = unit(1)["netns"][0]["namespace"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let addr3 = unit(3)["netns"][0]["addr"].as_str().unwrap().to_string();
+    assert!(namespaces().contains(&ns1));
+
+    let ping = Command::new("ip")
+        .args([
+            "netns", "exec", &ns1, "ping", "-c", "40", "-i", "0.05", "-W", "1", &addr3,
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("ping");
+    // Let a few pings through first; a ping has no event to await.
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let m = master.to_string();
+    let kill = stack_sim(&["kill", "--unit", &m, "--daemon", "stackd", "--dir", &d]);
+    assert!(kill.status.success(), "{}", text(&kill));
+    // A crashed control plane restarted by its supervisor a moment later.
+    std::thread::sleep(std::time::Duration::from_millis(300));
+    let start = stack_sim(&["start", "--unit", &m, "--daemon", "stackd", "--dir", &d]);
+    assert!(start.status.success(), "{}", text(&start));
+    let ping = ping.wait_with_output().unwrap();
+    let out = String::from_utf8_lossy(&ping.stdout).into_owned();
+    let received: u32 = out
+        .lines()
+        .find(|l| l.contains("packets transmitted"))
+        .and_then(|l| {
+            l.split(", ")
+                .nth(1)?
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
+        .unwrap_or(0);
+    assert!(
+        received >= 36,
+        "ping across the stack while unit {master}'s stackd restarted:\n{out}"
+    );
+    let status = stack_sim(&["status", "--dir", &d]);
+    assert!(
+        String::from_utf8_lossy(&status.stdout).contains("3 of 3 units answer"),
+        "{}",
+        text(&status)
+    );
+
+    let down = stack_sim(&["down", "--dir", &d]);
+    assert!(down.status.success(), "{}", text(&down));
+    assert!(!namespaces().contains(&ns1), "{}", namespaces());
+    assert!(processes_in(&dir).is_empty());
+    assert!(!dir.exists());
 }

@@ -30,6 +30,10 @@ enum Command {
     Status(sim::ops::DirArgs),
     /// Stop every process of the stack launched by `up` and remove its directory.
     Down(sim::ops::DirArgs),
+    /// Kill (SIGKILL) a unit's stackd, dataplaned or both, on the stack launched by `up`.
+    Kill(sim::ops::FaultArgs),
+    /// Start a unit's daemons that are not running, on the stack launched by `up`.
+    Start(sim::ops::FaultArgs),
     /// Run a scenario file: a stack, traffic, faults, assertions; a summary and a JSON report.
     Run(sim::ops::RunArgs),
     /// The main job: a 6-unit ring with hosts and traffic; the master's control plane and
@@ -89,6 +93,8 @@ fn main() -> ExitCode {
         Command::Up(a) => report("up", sim::ops::up(&a)),
         Command::Status(a) => report("status", sim::ops::status(&a)),
         Command::Down(a) => report("down", sim::ops::down(&a)),
+        Command::Kill(a) => report("kill", sim::ops::kill(&a)),
+        Command::Start(a) => report("start", sim::ops::start(&a)),
         Command::Demo(a) => match sim::ops::demo(&a) {
             Ok(r) if r.passed => ExitCode::SUCCESS,
             Ok(_) => ExitCode::FAILURE,

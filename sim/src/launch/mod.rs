@@ -12,6 +12,7 @@
 //! leaves the ends' outer ports unconnected (their hellos go nowhere: the links stay down).
 
 pub mod mgmt;
+mod netns;
 mod process;
 mod relay;
 mod state;
@@ -24,6 +25,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+pub use netns::{running_as_root, NetnsHost};
 pub use process::Daemon;
 pub use relay::{Impairment, LinkRelay, RelayCounters};
 pub use state::{
@@ -47,6 +49,17 @@ impl std::fmt::Display for Topology {
             Topology::Chain => "chain",
         })
     }
+}
+
+/// How hosts are attached to the front ports.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// Front ports are UDP cables; a host is whatever binds the far end (no privileges).
+    #[default]
+    Udp,
+    /// Front ports are `afpacket` ports on veths into one network namespace per host (root).
+    Netns,
 }
 
 /// What to launch.
@@ -77,6 +90,8 @@ pub struct LaunchSpec {
     pub relays: bool,
     /// Seed of the relays' loss decisions.
     pub seed: u64,
+    /// How hosts are attached.
+    pub backend: Backend,
 }
 
 impl LaunchSpec {
@@ -96,6 +111,7 @@ impl LaunchSpec {
             log_filter: "info".into(),
             relays: false,
             seed: 1,
+            backend: Backend::Udp,
         }
     }
 }
@@ -157,6 +173,12 @@ pub enum LaunchError {
     /// The stack was launched without relays, so its links cannot be cut or degraded.
     #[error("this stack has no link relays (launch it with relays to cut or degrade links)")]
     NoRelays,
+    /// The `netns` backend needs root.
+    #[error("the netns backend needs root (network namespaces, AF_PACKET ports)")]
+    NeedsRoot,
+    /// Setting up a host namespace failed.
+    #[error("netns: {0}")]
+    Netns(String),
     /// No free loopback /24 for the stack's addresses.
     #[error("no free loopback /24 for the stack (every candidate's ports are taken)")]
     NoAddresses,
@@ -221,8 +243,10 @@ pub struct Unit {
     pub dataplane_socket: PathBuf,
     /// stackd's management socket.
     pub stackd_socket: PathBuf,
-    /// Front ports.
+    /// Front ports (their UDP addresses are unused on the `netns` backend).
     pub front: Vec<FrontPort>,
+    /// On the `netns` backend: the host namespace of each front port.
+    pub netns: Vec<NetnsHost>,
     /// The dataplane daemon.
     pub dataplaned: Daemon,
     /// The control-plane daemon.
@@ -245,6 +269,10 @@ pub struct Stack {
     pub relays: Vec<LinkRelay>,
     /// Line rate of the front ports, bits per second.
     pub front_speed_bps: u64,
+    /// How hosts are attached.
+    pub backend: Backend,
+    /// Leave the host namespaces when dropped ([`Stack::detach`]).
+    detached: bool,
 }
 
 static STACKS: AtomicU8 = AtomicU8::new(0);
@@ -302,7 +330,11 @@ impl Stack {
                 return Err(LaunchError::MissingBinary { path });
             }
         }
+        if spec.backend == Backend::Netns && !running_as_root() {
+            return Err(LaunchError::NeedsRoot);
+        }
         let net = free_net()?;
+        let tag = format!("{:02x}{:02x}", net[1], net[2]);
         let ip = |host: u8| Ipv4Addr::new(net[0], net[1], net[2], host);
         std::fs::create_dir_all(&spec.dir).map_err(io(format!("create {}", spec.dir.display())))?;
         let n = spec.units;
@@ -335,6 +367,7 @@ impl Stack {
                 spec.hello_interval_ms.to_string(),
             ];
             let mut front = Vec::new();
+            let mut netns = Vec::new();
             for f in 1..=spec.front_ports {
                 let port = FrontPort {
                     port: f,
@@ -342,10 +375,19 @@ impl Stack {
                     host: SocketAddr::new(ip(100 + u).into(), 31000 + u16::from(f)),
                 };
                 dp_args.push("--port".into());
-                dp_args.push(format!(
-                    "0/{f},{},udp,{},{}",
-                    spec.front_speed_bps, port.switch, port.host
-                ));
+                if spec.backend == Backend::Netns {
+                    let host = NetnsHost::new(&tag, u, f);
+                    dp_args.push(format!(
+                        "0/{f},{},afpacket,{}",
+                        spec.front_speed_bps, host.port_if
+                    ));
+                    netns.push(host);
+                } else {
+                    dp_args.push(format!(
+                        "0/{f},{},udp,{},{}",
+                        spec.front_speed_bps, port.switch, port.host
+                    ));
+                }
                 front.push(port);
             }
             for p in 1..=2 * spec.links {
@@ -395,6 +437,7 @@ impl Stack {
                 dataplane_socket,
                 stackd_socket,
                 front,
+                netns,
             });
         }
         let mut relays = Vec::new();
@@ -410,7 +453,16 @@ impl Stack {
             links,
             relays,
             front_speed_bps: spec.front_speed_bps,
+            backend: spec.backend,
+            detached: false,
         };
+        // Recorded before anything is created, so `down` finds it even after a crash.
+        stack.write_pids()?;
+        for u in &stack.units {
+            for h in &u.netns {
+                h.create()?;
+            }
+        }
         for u in &mut stack.units {
             u.dataplaned.start()?;
         }
@@ -508,6 +560,7 @@ impl Stack {
             u.stackd.detach();
             u.dataplaned.detach();
         }
+        self.detached = true;
     }
 
     /// Stops every daemon (SIGTERM, then SIGKILL after 5 s) and removes the pid file.
@@ -577,6 +630,13 @@ impl Drop for Stack {
         for u in &mut self.units {
             u.stackd.kill();
             u.dataplaned.kill();
+        }
+        if !self.detached {
+            for u in &self.units {
+                for h in &u.netns {
+                    h.delete();
+                }
+            }
         }
     }
 }

@@ -65,6 +65,16 @@ impl Daemon {
         &self.binary
     }
 
+    /// Its arguments.
+    pub fn args(&self) -> &[String] {
+        &self.args
+    }
+
+    /// Its extra environment.
+    pub fn env(&self) -> &[(String, String)] {
+        &self.env
+    }
+
     /// Lets it run on without this handle: it is no longer killed or reaped from here (it
     /// lives on after the launching process exits; `stack-sim down` finds it by its pid).
     pub fn detach(&mut self) {

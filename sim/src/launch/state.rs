@@ -8,7 +8,7 @@ use rustix::process::{kill_process, test_kill_process, Pid, Signal};
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
-use super::{io, FrontPort, LaunchError, Stack, StackLink, Topology};
+use super::{io, Backend, FrontPort, LaunchError, NetnsHost, Stack, StackLink, Topology};
 
 /// Name of the state file in a stack's directory.
 pub const STATE_FILE: &str = "stack.json";
@@ -28,6 +28,12 @@ pub struct DaemonState {
     pub socket: PathBuf,
     /// Its log.
     pub log: PathBuf,
+    /// Its arguments (to start it again).
+    #[serde(default)]
+    pub args: Vec<String>,
+    /// Its extra environment.
+    #[serde(default)]
+    pub env: Vec<(String, String)>,
 }
 
 /// One unit as recorded.
@@ -43,6 +49,9 @@ pub struct UnitState {
     pub stackd: DaemonState,
     /// Its front ports and the hosts' addresses.
     pub front: Vec<FrontPort>,
+    /// On the `netns` backend: its hosts' namespaces.
+    #[serde(default)]
+    pub netns: Vec<NetnsHost>,
 }
 
 /// `stack.json`: what a launched stack is and where its parts are.
@@ -54,6 +63,9 @@ pub struct StackState {
     pub topology: Topology,
     /// Front port line rate, bits per second.
     pub front_speed_bps: u64,
+    /// How hosts are attached.
+    #[serde(default)]
+    pub backend: Backend,
     /// The units.
     pub units: Vec<UnitState>,
     /// The stack cables.
@@ -87,6 +99,8 @@ impl Stack {
                 pid: d.running().then(|| d.pid()).flatten(),
                 socket: d.socket().to_path_buf(),
                 log: d.log().to_path_buf(),
+                args: d.args().to_vec(),
+                env: d.env().to_vec(),
             };
             units.push(UnitState {
                 unit: u.number,
@@ -94,12 +108,14 @@ impl Stack {
                 dataplaned: daemon(&mut u.dataplaned),
                 stackd: daemon(&mut u.stackd),
                 front: u.front.clone(),
+                netns: u.netns.clone(),
             });
         }
         StackState {
             dir: self.dir.clone(),
             topology: self.topology,
             front_speed_bps: self.front_speed_bps,
+            backend: self.backend,
             units,
             links: self.links.clone(),
             launcher_pid: std::process::id(),
@@ -138,6 +154,23 @@ pub enum StateError {
     },
 }
 
+impl StackState {
+    /// Writes `DIR/pids` from the recorded pids, then `DIR/stack.json`.
+    pub fn write_all(&self) -> Result<(), LaunchError> {
+        let mut text = String::new();
+        for u in &self.units {
+            for d in [&u.dataplaned, &u.stackd] {
+                if let Some(pid) = d.pid {
+                    text.push_str(&format!("{} {} {pid}\n", u.unit, d.name));
+                }
+            }
+        }
+        let path = self.dir.join(PID_FILE);
+        std::fs::write(&path, text).map_err(io(format!("write {}", path.display())))?;
+        self.write(&self.dir)
+    }
+}
+
 /// Reads `DIR/stack.json`.
 pub fn read_state(dir: &Path) -> Result<StackState, StateError> {
     let path = dir.join(STATE_FILE);
@@ -168,6 +201,8 @@ pub struct DownReport {
     pub killed: Vec<(u8, String, u32)>,
     /// Recorded pids that were no longer that daemon (exited, or reused by another process).
     pub gone: Vec<(u8, String, u32)>,
+    /// Host namespaces deleted.
+    pub namespaces: Vec<String>,
     /// Whether the directory was removed.
     pub removed: bool,
 }
@@ -236,7 +271,8 @@ pub fn down(dir: &Path) -> Result<DownReport, StateError> {
             }
         }
     }
-    if let Ok(state) = read_state(dir) {
+    let state = read_state(dir).ok();
+    if let Some(state) = &state {
         for u in &state.units {
             for d in [&u.dataplaned, &u.stackd] {
                 if let Some(pid) = d.pid {
@@ -276,6 +312,12 @@ pub fn down(dir: &Path) -> Result<DownReport, StateError> {
     let deadline = Instant::now() + Duration::from_secs(2);
     while signalled.iter().any(|p| alive(*p)) && Instant::now() < deadline {
         std::thread::sleep(Duration::from_millis(10));
+    }
+    for h in state.iter().flat_map(|s| &s.units).flat_map(|u| &u.netns) {
+        if h.namespace.starts_with("stack-sim-") {
+            h.delete();
+            report.namespaces.push(h.namespace.clone());
+        }
     }
     std::fs::remove_dir_all(dir).map_err(|source| StateError::Io {
         what: format!("remove {}", dir.display()),

@@ -7,6 +7,7 @@
 //! recorded in the directory (checking each pid is still that daemon) and removes it.
 
 mod demo;
+mod fault;
 mod run;
 mod table;
 
@@ -22,6 +23,7 @@ use crate::launch::{
     Topology,
 };
 pub use demo::{demo, phase_totals, DemoArgs, Totals, DEMO_SCENARIO};
+pub use fault::{kill, start, DaemonArg, FaultArgs};
 pub use run::{run, RunArgs};
 pub use table::{stack_table, unit_mac, unit_views};
 
@@ -77,6 +79,15 @@ impl From<TopologyArg> for Topology {
     }
 }
 
+/// How hosts are attached, as a command-line value.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum BackendArg {
+    /// UDP cables; hosts are whatever binds the far end (no privileges).
+    Udp,
+    /// A network namespace per host with a veth into an afpacket port (root).
+    Netns,
+}
+
 /// `stack-sim up`.
 #[derive(Clone, Debug, clap::Args)]
 pub struct UpArgs {
@@ -89,6 +100,9 @@ pub struct UpArgs {
     /// Parallel stack links between neighbours, bundled into a trunk (1..=4).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=4))]
     pub links: u8,
+    /// How hosts are attached to the front ports.
+    #[arg(long, value_enum, default_value_t = BackendArg::Udp)]
+    pub backend: BackendArg,
     /// Hosts per unit, one per front port (1..=8).
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u8).range(1..=8))]
     pub hosts_per_unit: u8,
@@ -188,6 +202,9 @@ pub fn up(args: &UpArgs) -> Result<(), OpsError> {
     spec.front_ports = args.hosts_per_unit;
     spec.bin_dir = args.bin_dir.clone().unwrap_or_else(default_bin_dir);
     spec.log_filter = args.log.clone();
+    if args.backend == BackendArg::Netns {
+        spec.backend = crate::launch::Backend::Netns;
+    }
     eprintln!(
         "starting {} units ({}, {} link(s) per neighbour) in {}",
         args.units,
@@ -259,6 +276,9 @@ pub fn down(args: &DirArgs) -> Result<(), OpsError> {
     }
     for (unit, name, pid) in &report.gone {
         println!("unit {unit} {name} (pid {pid}) was not running");
+    }
+    for ns in &report.namespaces {
+        println!("deleted network namespace {ns}");
     }
     println!("removed {}", dir.display());
     Ok(())

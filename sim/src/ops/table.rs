@@ -102,11 +102,17 @@ pub fn stack_table(state: &StackState, views: &[UnitView]) -> String {
                 _ => format!("{} down", d.name),
             })
             .collect();
-        let hosts: Vec<String> = u
-            .front
-            .iter()
-            .map(|f| format!("0/{} {}", f.port, f.host))
-            .collect();
+        let hosts: Vec<String> = if u.netns.is_empty() {
+            u.front
+                .iter()
+                .map(|f| format!("0/{} {}", f.port, f.host))
+                .collect()
+        } else {
+            u.netns
+                .iter()
+                .map(|h| format!("0/{} {} {}", h.port, h.namespace, h.addr))
+                .collect()
+        };
         let _ = writeln!(
             out,
             "{unit:<5} {role:<8} {:<17} {pri:>3}  {status:<9} {uptime:>8}  {:<30}  {}",

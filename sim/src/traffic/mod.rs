@@ -63,6 +63,10 @@ pub enum TrafficError {
     /// Two flows have the same name.
     #[error("flow {0}: a flow of that name already runs")]
     Duplicate(String),
+    /// The stack's hosts are network namespaces (the `netns` backend), not endpoints of
+    /// this process.
+    #[error("the hosts of a netns stack are namespaces: run traffic in them (ip netns exec)")]
+    Netns,
     /// A host thread could not be started.
     #[error("cannot start a host thread: {0}")]
     Thread(std::io::Error),
@@ -287,6 +291,9 @@ impl std::fmt::Debug for Traffic {
 impl Traffic {
     /// A host on every front port of `stack`, each on its own thread.
     pub fn attach(stack: &Stack) -> Result<Traffic, TrafficError> {
+        if stack.backend == crate::launch::Backend::Netns {
+            return Err(TrafficError::Netns);
+        }
         let stats: Shared = Arc::default();
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let mut hosts = Vec::new();
