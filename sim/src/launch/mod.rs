@@ -11,6 +11,7 @@
 //! next unit's ports links+1..=2·links. A ring closes the last unit onto the first; a chain
 //! leaves the ends' outer ports unconnected (their hellos go nowhere: the links stay down).
 
+mod cabling;
 pub mod mgmt;
 mod netns;
 mod process;
@@ -25,6 +26,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use cabling::{cabling, stack_port_addr};
+pub use cabling::{LinkEnd, StackLink};
 pub use netns::{running_as_root, NetnsHost};
 pub use process::Daemon;
 pub use relay::{Impairment, LinkRelay, RelayCounters};
@@ -193,43 +196,6 @@ pub struct FrontPort {
     pub switch: SocketAddr,
     /// The host's end (bind a socket here to be the host).
     pub host: SocketAddr,
-}
-
-/// One end of a stack link: a unit's stack port `1/port` and the address it binds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LinkEnd {
-    /// The unit.
-    pub unit: u8,
-    /// The stack port (`1/N`).
-    pub port: u8,
-    /// The dataplane's socket for this port.
-    pub addr: SocketAddr,
-}
-
-/// A stack cable between two units' stack ports.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StackLink {
-    /// The lower-numbered neighbour's end (the `next` side of the ring).
-    pub a: LinkEnd,
-    /// The other end.
-    pub b: LinkEnd,
-    /// With relays: where `a` sends (the relay's socket facing `a`) and where `b` sends.
-    pub relay: Option<(SocketAddr, SocketAddr)>,
-}
-
-impl StackLink {
-    /// Whether it joins units `x` and `y` (either way round).
-    pub fn joins(&self, x: u8, y: u8) -> bool {
-        (self.a.unit, self.b.unit) == (x, y) || (self.a.unit, self.b.unit) == (y, x)
-    }
-
-    /// `1/1/1-2/1/2`: both ends as unit/slot/port.
-    pub fn name(&self) -> String {
-        format!(
-            "{}/1/{}-{}/1/{}",
-            self.a.unit, self.a.port, self.b.unit, self.b.port
-        )
-    }
 }
 
 /// One unit: its two daemons and where everything is.
@@ -577,52 +543,6 @@ impl Stack {
         }
         let _ = std::fs::remove_file(self.dir.join("pids"));
     }
-}
-
-/// The address of stack port `1/port` of the unit at `ip`.
-fn stack_port_addr(ip: Ipv4Addr, port: u8) -> SocketAddr {
-    SocketAddr::new(ip.into(), 30000 + u16::from(port))
-}
-
-/// The stack cables: unit i's ports 1..=links lead to the next unit's ports
-/// links+1..=2·links; a ring closes the last unit onto the first.
-fn cabling(spec: &LaunchSpec, ip: impl Fn(u8) -> Ipv4Addr) -> Vec<StackLink> {
-    let n = spec.units;
-    let mut links = Vec::new();
-    if n < 2 {
-        return links;
-    }
-    for u in 1..=n {
-        if u == n && spec.topology == Topology::Chain {
-            // A chain's ends stay open.
-            break;
-        }
-        let next = u % n + 1;
-        for k in 1..=spec.links {
-            let index = links.len() as u8;
-            let relay = spec.relays.then(|| {
-                let r = ip(200 + index);
-                (
-                    SocketAddr::new(r.into(), 32000),
-                    SocketAddr::new(r.into(), 32001),
-                )
-            });
-            links.push(StackLink {
-                a: LinkEnd {
-                    unit: u,
-                    port: k,
-                    addr: stack_port_addr(ip(u), k),
-                },
-                b: LinkEnd {
-                    unit: next,
-                    port: spec.links + k,
-                    addr: stack_port_addr(ip(next), spec.links + k),
-                },
-                relay,
-            });
-        }
-    }
-    links
 }
 
 impl Drop for Stack {
