@@ -141,6 +141,25 @@ struct Held {
     bytes: Vec<u8>,
 }
 
+/// Sends a frame on, waiting (up to 1 ms) for room in a full socket buffer rather than
+/// dropping it: the relay loses frames only when told to.
+fn send(sock: &UdpSocket, frame: &[u8], to: SocketAddr) {
+    for _ in 0..2 {
+        match sock.send_to(frame, to) {
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                let mut fds = [PollFd::new(sock, PollFlags::OUT)];
+                let wait = Timespec {
+                    tv_sec: 0,
+                    tv_nsec: 1_000_000,
+                };
+                let _ = poll(&mut fds, Some(&wait));
+            }
+            // Sent, or an error a cable cannot do anything about (nobody listening yet).
+            _ => return,
+        }
+    }
+}
+
 /// The relay loop: socket 0 faces end `a` (frames from it go out of socket 1 to end `b`),
 /// socket 1 faces end `b`.
 fn run(sockets: &[UdpSocket; 2], ends: [SocketAddr; 2], shared: &Shared, seed: u64) {
@@ -153,7 +172,7 @@ fn run(sockets: &[UdpSocket; 2], ends: [SocketAddr; 2], shared: &Shared, seed: u
         let now = Instant::now();
         while held.front().is_some_and(|h| h.at <= now) {
             if let Some(h) = held.pop_front() {
-                let _ = sockets[h.out].send_to(&h.bytes, ends[h.out]);
+                send(&sockets[h.out], &h.bytes, ends[h.out]);
             }
         }
         let wait = held
@@ -187,7 +206,7 @@ fn run(sockets: &[UdpSocket; 2], ends: [SocketAddr; 2], shared: &Shared, seed: u
                 }
                 shared.forwarded.fetch_add(1, Ordering::Relaxed);
                 if imp.delay.is_zero() && held.is_empty() {
-                    let _ = sockets[out].send_to(&buf[..n], ends[out]);
+                    send(&sockets[out], &buf[..n], ends[out]);
                 } else {
                     // FIFO: a frame never overtakes one held before it.
                     let at = (Instant::now() + imp.delay)
