@@ -95,6 +95,10 @@ pub struct LaunchSpec {
     pub seed: u64,
     /// How hosts are attached.
     pub backend: Backend,
+    /// The daemons will outlive this process ([`Stack::detach`]): they get process groups
+    /// of their own, so a Ctrl-C at the launcher's terminal does not stop them. Otherwise a
+    /// Ctrl-C stops them with the launcher.
+    pub outlive_launcher: bool,
 }
 
 impl LaunchSpec {
@@ -115,6 +119,7 @@ impl LaunchSpec {
             relays: false,
             seed: 1,
             backend: Backend::Udp,
+            outlive_launcher: false,
         }
     }
 }
@@ -389,7 +394,8 @@ impl Stack {
                     env.to_vec(),
                     dir.join("dataplaned.log"),
                     dataplane_socket.clone(),
-                ),
+                )
+                .in_own_group(spec.outlive_launcher),
                 stackd: Daemon::new(
                     "stackd",
                     u,
@@ -398,7 +404,8 @@ impl Stack {
                     env.to_vec(),
                     dir.join("stackd.log"),
                     stackd_socket.clone(),
-                ),
+                )
+                .in_own_group(spec.outlive_launcher),
                 dir,
                 dataplane_socket,
                 stackd_socket,

@@ -20,6 +20,7 @@ pub struct Daemon {
     env: Vec<(String, String)>,
     log: PathBuf,
     socket: PathBuf,
+    own_group: bool,
     child: Option<Child>,
 }
 
@@ -41,8 +42,17 @@ impl Daemon {
             env,
             log,
             socket,
+            own_group: false,
             child: None,
         }
+    }
+
+    /// Starts it in a process group of its own, so a Ctrl-C meant for the launcher does not
+    /// reach it (for daemons that must outlive the launcher). Otherwise it shares the
+    /// launcher's group, and a Ctrl-C stops both (SIGINT is a clean stop for the daemons).
+    pub(super) fn in_own_group(mut self, yes: bool) -> Self {
+        self.own_group = yes;
+        self
     }
 
     /// `dataplaned` or `stackd`.
@@ -99,8 +109,7 @@ impl Daemon {
         }
     }
 
-    /// Starts it (again), its stderr appended to its log. It gets its own process group, so
-    /// a Ctrl-C meant for the launcher does not reach it.
+    /// Starts it (again), its stderr appended to its log.
     pub fn start(&mut self) -> Result<(), LaunchError> {
         if self.running() {
             return Ok(());
@@ -110,13 +119,16 @@ impl Daemon {
             .append(true)
             .open(&self.log)
             .map_err(io(format!("open {}", self.log.display())))?;
-        let child = Command::new(&self.binary)
-            .args(&self.args)
+        let mut cmd = Command::new(&self.binary);
+        cmd.args(&self.args)
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(log)
-            .process_group(0)
+            .stderr(log);
+        if self.own_group {
+            cmd.process_group(0);
+        }
+        let child = cmd
             .spawn()
             .map_err(io(format!("start {}", self.binary.display())))?;
         self.child = Some(child);

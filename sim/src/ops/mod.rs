@@ -202,6 +202,7 @@ pub fn up(args: &UpArgs) -> Result<(), OpsError> {
     spec.front_ports = args.hosts_per_unit;
     spec.bin_dir = args.bin_dir.clone().unwrap_or_else(default_bin_dir);
     spec.log_filter = args.log.clone();
+    spec.outlive_launcher = true;
     if args.backend == BackendArg::Netns {
         spec.backend = crate::launch::Backend::Netns;
     }
