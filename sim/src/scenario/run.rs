@@ -312,16 +312,20 @@ impl Runner<'_> {
                 count,
             } => {
                 let mut r = Ok(String::new());
-                for _ in 0..*count {
-                    r = self.impair(
-                        *link,
-                        Impairment {
-                            cut: true,
-                            ..Impairment::default()
-                        },
-                    );
+                for i in 1..=*count {
+                    let cut = Impairment {
+                        cut: true,
+                        ..Impairment::default()
+                    };
+                    r = r.and(self.impair(*link, cut));
+                    if let Ok(n) = &r {
+                        self.event(line, format!("flap {i}/{count}: cut stack link {n}"));
+                    }
                     std::thread::sleep(Duration::from_millis(*down_ms));
                     r = r.and(self.impair(*link, Impairment::default()));
+                    if let Ok(n) = &r {
+                        self.event(line, format!("flap {i}/{count}: restored stack link {n}"));
+                    }
                     std::thread::sleep(Duration::from_millis(*up_ms));
                 }
                 r.map(|n| {
