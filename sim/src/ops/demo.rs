@@ -5,7 +5,6 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::launch::default_bin_dir;
 use crate::scenario::{self, Report, RunOptions, ScenarioError};
 use crate::traffic::FlowReport;
 
@@ -104,7 +103,7 @@ pub fn demo(args: &DemoArgs) -> Result<Report, ScenarioError> {
     );
     let opts = RunOptions {
         dir: args.keep.clone(),
-        bin_dir: args.bin_dir.clone().unwrap_or_else(default_bin_dir),
+        bin_dir: super::daemon_dir(args.bin_dir.as_deref()),
         keep: args.keep.is_some(),
         narrate: true,
         log_filter: "info".into(),

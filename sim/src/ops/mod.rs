@@ -61,6 +61,34 @@ pub fn default_dir() -> PathBuf {
     }
 }
 
+/// Where `dataplaned` and `stackd` are: `given`, else next to `stack-sim`. Under `cargo run`
+/// (the `CARGO` variable is set) daemons missing from a cargo target directory are built
+/// first, in the same profile, so `cargo run -p sim --bin stack-sim -- demo` works on a fresh
+/// checkout.
+pub fn daemon_dir(given: Option<&Path>) -> PathBuf {
+    if let Some(d) = given {
+        return d.to_path_buf();
+    }
+    let dir = default_bin_dir();
+    let missing = ["dataplaned", "stackd"]
+        .iter()
+        .any(|b| !dir.join(b).exists());
+    let profile = dir.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    if let (true, Some(cargo)) = (missing, std::env::var_os("CARGO")) {
+        if profile == "release" || profile == "debug" {
+            eprintln!("building dataplaned and stackd ({profile}) first");
+            let mut cmd = std::process::Command::new(cargo);
+            cmd.args(["build", "-p", "dataplane", "-p", "controlplane", "--bins"]);
+            if profile == "release" {
+                cmd.arg("--release");
+            }
+            // A failed build shows its own errors; the launch then names the missing binary.
+            let _ = cmd.status();
+        }
+    }
+    dir
+}
+
 /// The cabling, as a command-line value.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
 pub enum TopologyArg {
@@ -200,7 +228,7 @@ pub fn up(args: &UpArgs) -> Result<(), OpsError> {
     let mut spec = LaunchSpec::new(args.units, args.topology.into(), dir.clone());
     spec.links = args.links;
     spec.front_ports = args.hosts_per_unit;
-    spec.bin_dir = args.bin_dir.clone().unwrap_or_else(default_bin_dir);
+    spec.bin_dir = daemon_dir(args.bin_dir.as_deref());
     spec.log_filter = args.log.clone();
     spec.outlive_launcher = true;
     if args.backend == BackendArg::Netns {

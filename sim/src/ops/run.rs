@@ -2,7 +2,6 @@
 
 use std::path::PathBuf;
 
-use crate::launch::default_bin_dir;
 use crate::scenario::{self, Report, RunOptions, ScenarioError};
 
 /// `stack-sim run`.
@@ -36,7 +35,7 @@ pub fn run(args: &RunArgs) -> Result<Report, ScenarioError> {
     let sc = scenario::read(&args.file)?;
     let opts = RunOptions {
         dir: args.dir.clone(),
-        bin_dir: args.bin_dir.clone().unwrap_or_else(default_bin_dir),
+        bin_dir: super::daemon_dir(args.bin_dir.as_deref()),
         keep: args.keep,
         narrate: !args.quiet,
         log_filter: args.log.clone(),
