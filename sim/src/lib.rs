@@ -11,6 +11,11 @@
 //! * [`rng`]: the seeded generator every random choice comes from.
 //! * [`launch`]: the other mode: a virtual stack of real processes (`dataplaned` + `stackd`
 //!   per unit) on UDP cables.
+//! * [`traffic`]: hosts on a launched stack's front ports that send numbered flows and
+//!   honour PFC.
+//! * [`scenario`]: scenario files (a stack, traffic, a timeline of faults, assertions) and
+//!   their runner and report.
+//! * [`ops`]: `stack-sim up`, `status` and `down`: such a stack that outlives its launcher.
 //!
 //! Apart from [`launch`]: no tokio, no sockets, no wall clock, no global RNG: the same
 //! configuration and seed give the same run, event for event ([`world::TraceHash`]).
@@ -20,8 +25,11 @@ pub mod host;
 pub mod incast;
 pub mod launch;
 pub mod model;
+pub mod ops;
 pub mod plot;
 pub mod rng;
+pub mod scenario;
 pub mod stack;
+pub mod traffic;
 pub mod unit;
 pub mod world;

@@ -11,17 +11,27 @@ use proto::stack::v1::stack_management_client::StackManagementClient;
 use sim::launch::default_bin_dir;
 use tonic::transport::Channel;
 
-/// The directory holding `dataplaned`, `stackd` and `stackctl`, building them first if they
-/// are missing (e.g. `cargo test -p stackd-tests` alone does not build other packages' bins).
+/// The directory holding `dataplaned`, `stackd`, `stackctl` and `stack-sim`, building them
+/// first if they are missing (e.g. `cargo test -p stackd-tests` alone does not build other
+/// packages' bins).
 pub fn bin_dir() -> PathBuf {
     let dir = default_bin_dir();
-    let missing = ["dataplaned", "stackd", "stackctl"]
+    let missing = ["dataplaned", "stackd", "stackctl", "stack-sim"]
         .iter()
         .any(|b| !dir.join(b).exists());
     if missing {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let mut cmd = std::process::Command::new(cargo);
-        cmd.args(["build", "-p", "dataplane", "-p", "controlplane", "--bins"]);
+        cmd.args([
+            "build",
+            "-p",
+            "dataplane",
+            "-p",
+            "controlplane",
+            "-p",
+            "sim",
+            "--bins",
+        ]);
         if dir.ends_with("release") {
             cmd.arg("--release");
         }

@@ -3,11 +3,11 @@
 //! `stack-sim incast` runs the deterministic N → 1 incast scenario (one switch, virtual time)
 //! and prints a report: a human table by default, JSON with `--json`. Logs go to stderr,
 //! filtered by `RUST_LOG` (e.g. `RUST_LOG=sim=debug`).
+#![deny(unsafe_code)]
 //!
 //! `stack-sim model run FILE` runs a stack scenario file (1–6 units, traffic, faults) in the
 //! deterministic model and writes a JSON report and SVG plots; `stack-sim model roce` runs the
 //! RoCE-without-PFC experiment. The logic lives in `sim::model`.
-#![deny(unsafe_code)]
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -29,6 +29,21 @@ struct Cli {
 enum Command {
     /// N senders -> 1 receiver through one switch, on a lossless (PFC) or lossy priority.
     Incast(IncastArgs),
+    /// Launch a virtual stack of real processes and leave it running.
+    Up(sim::ops::UpArgs),
+    /// Show the stack launched by `up`.
+    Status(sim::ops::DirArgs),
+    /// Stop every process of the stack launched by `up` and remove its directory.
+    Down(sim::ops::DirArgs),
+    /// Kill (SIGKILL) a unit's stackd, dataplaned or both, on the stack launched by `up`.
+    Kill(sim::ops::FaultArgs),
+    /// Start a unit's daemons that are not running, on the stack launched by `up`.
+    Start(sim::ops::FaultArgs),
+    /// Run a scenario file: a stack, traffic, faults, assertions; a summary and a JSON report.
+    Run(sim::ops::RunArgs),
+    /// The main job: a 6-unit ring with hosts and traffic; the master's control plane and
+    /// then the master unit fail; the loss is shown.
+    Demo(sim::ops::DemoArgs),
     /// The deterministic model of a whole stack (virtual clock, real engine and stack manager).
     Model {
         #[command(subcommand)]
@@ -138,6 +153,43 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Command::Up(a) => report("up", sim::ops::up(&a)),
+        Command::Status(a) => report("status", sim::ops::status(&a)),
+        Command::Down(a) => report("down", sim::ops::down(&a)),
+        Command::Kill(a) => report("kill", sim::ops::kill(&a)),
+        Command::Start(a) => report("start", sim::ops::start(&a)),
+        Command::Demo(a) => match sim::ops::demo(&a) {
+            Ok(r) if r.passed => ExitCode::SUCCESS,
+            Ok(_) => ExitCode::FAILURE,
+            Err(e) => {
+                eprintln!("stack-sim demo: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        Command::Run(a) => match sim::ops::run(&a) {
+            Ok(r) if r.passed => ExitCode::SUCCESS,
+            Ok(_) => ExitCode::FAILURE,
+            Err(e) => {
+                eprintln!("stack-sim run: {e}");
+                // A bad scenario file is bad input, like a bad argument.
+                match e {
+                    sim::scenario::ScenarioError::Invalid { .. }
+                    | sim::scenario::ScenarioError::Read { .. } => ExitCode::from(2),
+                    _ => ExitCode::FAILURE,
+                }
+            }
+        },
+    }
+}
+
+/// Exit code of a stack command: its error on stderr.
+fn report(what: &str, r: Result<(), sim::ops::OpsError>) -> ExitCode {
+    match r {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("stack-sim {what}: {e}");
+            ExitCode::FAILURE
+        }
     }
 }
 

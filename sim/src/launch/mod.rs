@@ -11,24 +11,58 @@
 //! next unit's ports links+1..=2·links. A ring closes the last unit onto the first; a chain
 //! leaves the ends' outer ports unconnected (their hellos go nowhere: the links stay down).
 
+mod cabling;
+pub mod mgmt;
+mod netns;
 mod process;
+mod relay;
+mod state;
 
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::{Ipv4Addr, SocketAddr, UdpSocket};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU8, Ordering};
 use std::time::Duration;
 
+use serde::{Deserialize, Serialize};
 use thiserror::Error;
 
+use cabling::{cabling, stack_port_addr};
+pub use cabling::{LinkEnd, StackLink};
+pub use netns::{running_as_root, NetnsHost};
 pub use process::Daemon;
+pub use relay::{Impairment, LinkRelay, RelayCounters};
+pub use state::{
+    down, is_our_daemon, read_state, DaemonState, DownReport, StackState, StateError, UnitState,
+};
 
 /// How the units are cabled.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Topology {
     /// Each unit to the next, and the last to the first.
     Ring,
     /// Each unit to the next.
     Chain,
+}
+
+impl std::fmt::Display for Topology {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Topology::Ring => "ring",
+            Topology::Chain => "chain",
+        })
+    }
+}
+
+/// How hosts are attached to the front ports.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Backend {
+    /// Front ports are UDP cables; a host is whatever binds the far end (no privileges).
+    #[default]
+    Udp,
+    /// Front ports are `afpacket` ports on veths into one network namespace per host (root).
+    Netns,
 }
 
 /// What to launch.
@@ -40,8 +74,10 @@ pub struct LaunchSpec {
     pub topology: Topology,
     /// Parallel stack links between neighbours (1..=4).
     pub links: u8,
-    /// Front ports per unit.
+    /// Front ports per unit (a host at the end of each).
     pub front_ports: u8,
+    /// Line rate of the front ports, bits per second (the stack ports run at 10G).
+    pub front_speed_bps: u64,
     /// Directory for sockets, state and logs (created).
     pub dir: PathBuf,
     /// Where the `dataplaned` and `stackd` binaries are.
@@ -54,23 +90,39 @@ pub struct LaunchSpec {
     pub log_filter: String,
     /// Extra `stackd` arguments per unit number (e.g. a `--key-file`).
     pub stackd_extra: Vec<(u8, Vec<String>)>,
+    /// Interpose a [`LinkRelay`] (run by this process) on every stack link, so links can be
+    /// cut, flapped and degraded. Off for a stack that must outlive this process.
+    pub relays: bool,
+    /// Seed of the relays' loss decisions.
+    pub seed: u64,
+    /// How hosts are attached.
+    pub backend: Backend,
+    /// The daemons will outlive this process ([`Stack::detach`]): they get process groups
+    /// of their own, so a Ctrl-C at the launcher's terminal does not stop them. Otherwise a
+    /// Ctrl-C stops them with the launcher.
+    pub outlive_launcher: bool,
 }
 
 impl LaunchSpec {
-    /// `units` units in `topology`, one link per neighbour, one front port each, binaries
-    /// next to the running executable.
+    /// `units` units in `topology`, one link per neighbour, one 10G front port each, binaries
+    /// next to the running executable, no relays.
     pub fn new(units: u8, topology: Topology, dir: PathBuf) -> Self {
         LaunchSpec {
             units,
             topology,
             links: 1,
             front_ports: 1,
+            front_speed_bps: 10_000_000_000,
             dir,
             bin_dir: default_bin_dir(),
             priorities: Vec::new(),
             hello_interval_ms: 10,
             log_filter: "info".into(),
             stackd_extra: Vec::new(),
+            relays: false,
+            seed: 1,
+            backend: Backend::Udp,
+            outlive_launcher: false,
         }
     }
 }
@@ -126,10 +178,25 @@ pub enum LaunchError {
     /// No such unit.
     #[error("no unit {0} in this stack")]
     NoUnit(u8),
+    /// No stack link between these units.
+    #[error("no stack link between units {0} and {1}")]
+    NoLink(u8, u8),
+    /// The stack was launched without relays, so its links cannot be cut or degraded.
+    #[error("this stack has no link relays (launch it with relays to cut or degrade links)")]
+    NoRelays,
+    /// The `netns` backend needs root.
+    #[error("the netns backend needs root (network namespaces, AF_PACKET ports)")]
+    NeedsRoot,
+    /// Setting up a host namespace failed.
+    #[error("netns: {0}")]
+    Netns(String),
+    /// No free loopback /24 for the stack's addresses.
+    #[error("no free loopback /24 for the stack (every candidate's ports are taken)")]
+    NoAddresses,
 }
 
 /// A front port of a unit, seen from the host cabled to it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FrontPort {
     /// The port number (`0/N`).
     pub port: u8,
@@ -150,21 +217,36 @@ pub struct Unit {
     pub dataplane_socket: PathBuf,
     /// stackd's management socket.
     pub stackd_socket: PathBuf,
-    /// Front ports.
+    /// Front ports (their UDP addresses are unused on the `netns` backend).
     pub front: Vec<FrontPort>,
+    /// On the `netns` backend: the host namespace of each front port.
+    pub netns: Vec<NetnsHost>,
     /// The dataplane daemon.
     pub dataplaned: Daemon,
     /// The control-plane daemon.
     pub stackd: Daemon,
 }
 
-/// A running virtual stack. Dropping it kills every process it started.
+/// A running virtual stack. Dropping it kills every process it started (unless
+/// [`Stack::detach`]ed) and stops its relays.
 #[derive(Debug)]
 pub struct Stack {
     /// The units, unit 1 first.
     pub units: Vec<Unit>,
     /// The stack's directory.
     pub dir: PathBuf,
+    /// How it was launched.
+    pub topology: Topology,
+    /// Its stack cables.
+    pub links: Vec<StackLink>,
+    /// One relay per link (same order) when launched with relays.
+    pub relays: Vec<LinkRelay>,
+    /// Line rate of the front ports, bits per second.
+    pub front_speed_bps: u64,
+    /// How hosts are attached.
+    pub backend: Backend,
+    /// Leave the host namespaces when dropped ([`Stack::detach`]).
+    detached: bool,
 }
 
 static STACKS: AtomicU8 = AtomicU8::new(0);
@@ -172,6 +254,26 @@ static STACKS: AtomicU8 = AtomicU8::new(0);
 fn io(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> LaunchError {
     let what = what.into();
     move |source| LaunchError::Io { what, source }
+}
+
+/// A loopback /24 whose first unit's stack port and first host are free, starting from one
+/// derived from the process id and a per-process counter.
+fn free_net() -> Result<[u8; 3], LaunchError> {
+    let pid = std::process::id();
+    for _ in 0..256 {
+        let net = [
+            127,
+            100 + (pid % 100) as u8,
+            STACKS.fetch_add(1, Ordering::Relaxed),
+        ];
+        let free = |host: u8, port: u16| {
+            UdpSocket::bind((Ipv4Addr::new(net[0], net[1], net[2], host), port)).is_ok()
+        };
+        if free(1, 30001) && free(101, 31001) && free(200, 32000) {
+            return Ok(net);
+        }
+    }
+    Err(LaunchError::NoAddresses)
 }
 
 impl Stack {
@@ -190,21 +292,40 @@ impl Stack {
                 spec.links
             )));
         }
+        if !(1..=8).contains(&spec.front_ports) {
+            return Err(LaunchError::Spec(format!(
+                "front ports: {}: 1 to 8 per unit",
+                spec.front_ports
+            )));
+        }
         for bin in ["dataplaned", "stackd"] {
             let path = spec.bin_dir.join(bin);
             if !path.exists() {
                 return Err(LaunchError::MissingBinary { path });
             }
         }
-        let pid = std::process::id();
-        let net = [
-            127,
-            100 + (pid % 100) as u8,
-            STACKS.fetch_add(1, Ordering::Relaxed),
-        ];
+        if spec.backend == Backend::Netns && !running_as_root() {
+            return Err(LaunchError::NeedsRoot);
+        }
+        let net = free_net()?;
+        let tag = format!("{:02x}{:02x}", net[1], net[2]);
         let ip = |host: u8| Ipv4Addr::new(net[0], net[1], net[2], host);
         std::fs::create_dir_all(&spec.dir).map_err(io(format!("create {}", spec.dir.display())))?;
         let n = spec.units;
+        let links = cabling(spec, ip);
+        // Where each stack port sends: its peer, its relay, or nowhere (an uncabled end).
+        let peer_of = |unit: u8, port: u8| -> SocketAddr {
+            for l in &links {
+                if (l.a.unit, l.a.port) == (unit, port) {
+                    return l.relay.map_or(l.b.addr, |r| r.0);
+                }
+                if (l.b.unit, l.b.port) == (unit, port) {
+                    return l.relay.map_or(l.a.addr, |r| r.1);
+                }
+            }
+            // Not cabled: hellos go to an address nobody listens on.
+            SocketAddr::new(ip(250).into(), 9)
+        };
         let mut units = Vec::new();
         for u in 1..=n {
             let dir = spec.dir.join(format!("unit{u}"));
@@ -220,6 +341,7 @@ impl Stack {
                 spec.hello_interval_ms.to_string(),
             ];
             let mut front = Vec::new();
+            let mut netns = Vec::new();
             for f in 1..=spec.front_ports {
                 let port = FrontPort {
                     port: f,
@@ -227,28 +349,25 @@ impl Stack {
                     host: SocketAddr::new(ip(100 + u).into(), 31000 + u16::from(f)),
                 };
                 dp_args.push("--port".into());
-                dp_args.push(format!("0/{f},10G,udp,{},{}", port.switch, port.host));
+                if spec.backend == Backend::Netns {
+                    let host = NetnsHost::new(&tag, u, f);
+                    dp_args.push(format!(
+                        "0/{f},{},afpacket,{}",
+                        spec.front_speed_bps, host.port_if
+                    ));
+                    netns.push(host);
+                } else {
+                    dp_args.push(format!(
+                        "0/{f},{},udp,{},{}",
+                        spec.front_speed_bps, port.switch, port.host
+                    ));
+                }
                 front.push(port);
             }
-            let next = u % n + 1;
-            let prev = (u + n - 2) % n + 1;
-            let ring = spec.topology == Topology::Ring;
-            for k in 1..=spec.links {
-                // Toward the next unit, then toward the previous one.
-                for (p, peer_unit, peer_port, cabled) in [
-                    (k, next, spec.links + k, n > 1 && (ring || u != n)),
-                    (spec.links + k, prev, k, n > 1 && (ring || u != 1)),
-                ] {
-                    let local = SocketAddr::new(ip(u).into(), 30000 + u16::from(p));
-                    let peer = if cabled {
-                        SocketAddr::new(ip(peer_unit).into(), 30000 + u16::from(peer_port))
-                    } else {
-                        // Not cabled: hellos go to an address nobody listens on.
-                        SocketAddr::new(ip(250).into(), 9)
-                    };
-                    dp_args.push("--port".into());
-                    dp_args.push(format!("1/{p},10G,udp,{local},{peer}"));
-                }
+            for p in 1..=2 * spec.links {
+                let local = stack_port_addr(ip(u), p);
+                dp_args.push("--port".into());
+                dp_args.push(format!("1/{p},10G,udp,{local},{}", peer_of(u, p)));
             }
             let priority = spec
                 .priorities
@@ -281,7 +400,8 @@ impl Stack {
                     env.to_vec(),
                     dir.join("dataplaned.log"),
                     dataplane_socket.clone(),
-                ),
+                )
+                .in_own_group(spec.outlive_launcher),
                 stackd: Daemon::new(
                     "stackd",
                     u,
@@ -290,30 +410,52 @@ impl Stack {
                     env.to_vec(),
                     dir.join("stackd.log"),
                     stackd_socket.clone(),
-                ),
+                )
+                .in_own_group(spec.outlive_launcher),
                 dir,
                 dataplane_socket,
                 stackd_socket,
                 front,
+                netns,
             });
+        }
+        let mut relays = Vec::new();
+        for (i, l) in links.iter().enumerate() {
+            if l.relay.is_some() {
+                relays.push(LinkRelay::start(l, spec.seed.wrapping_add(i as u64))?);
+            }
         }
         let mut stack = Stack {
             units,
             dir: spec.dir.clone(),
+            topology: spec.topology,
+            links,
+            relays,
+            front_speed_bps: spec.front_speed_bps,
+            backend: spec.backend,
+            detached: false,
         };
+        // Recorded before anything is created, so `down` finds it even after a crash.
+        stack.write_pids()?;
+        for u in &stack.units {
+            for h in &u.netns {
+                h.create()?;
+            }
+        }
         for u in &mut stack.units {
             u.dataplaned.start()?;
         }
+        stack.write_pids()?;
         for u in &mut stack.units {
             u.dataplaned.wait_serving(Duration::from_secs(10))?;
         }
         for u in &mut stack.units {
             u.stackd.start()?;
         }
+        stack.write_pids()?;
         for u in &mut stack.units {
             u.stackd.wait_serving(Duration::from_secs(10))?;
         }
-        stack.write_pids()?;
         Ok(stack)
     }
 
@@ -333,19 +475,71 @@ impl Stack {
         self.write_pids()
     }
 
-    /// Records every running daemon's pid in `DIR/pids` (one `unit daemon pid` per line), so
-    /// a later `stack-sim down` can clean up after a crash.
-    pub fn write_pids(&self) -> Result<(), LaunchError> {
+    /// Starts unit `n`'s daemons that are not running (its dataplane first) and waits until
+    /// they serve.
+    pub fn start_unit(&mut self, n: u8) -> Result<(), LaunchError> {
+        let u = self.unit(n)?;
+        u.dataplaned.start()?;
+        u.dataplaned.wait_serving(Duration::from_secs(10))?;
+        u.stackd.start()?;
+        u.stackd.wait_serving(Duration::from_secs(10))?;
+        self.write_pids()
+    }
+
+    /// The relays of every link between units `x` and `y` (a stack trunk), or of its
+    /// `index`th parallel link only (1-based).
+    pub fn relays_between(
+        &self,
+        x: u8,
+        y: u8,
+        index: Option<u8>,
+    ) -> Result<Vec<&LinkRelay>, LaunchError> {
+        let on: Vec<usize> = (0..self.links.len())
+            .filter(|i| self.links[*i].joins(x, y))
+            .collect();
+        if on.is_empty() {
+            return Err(LaunchError::NoLink(x, y));
+        }
+        if self.relays.len() != self.links.len() {
+            return Err(LaunchError::NoRelays);
+        }
+        let chosen: Vec<&LinkRelay> = on
+            .iter()
+            .enumerate()
+            .filter(|(k, _)| index.is_none_or(|i| usize::from(i) == k + 1))
+            .map(|(_, i)| &self.relays[*i])
+            .collect();
+        if chosen.is_empty() {
+            return Err(LaunchError::NoLink(x, y));
+        }
+        Ok(chosen)
+    }
+
+    /// Records every running daemon's pid in `DIR/pids` (one `unit daemon pid` per line) and
+    /// the whole stack in `DIR/stack.json`, so a later `stack-sim down` or `status` finds it,
+    /// also after a crash.
+    pub fn write_pids(&mut self) -> Result<(), LaunchError> {
         let mut text = String::new();
-        for u in &self.units {
-            for d in [&u.dataplaned, &u.stackd] {
+        for u in &mut self.units {
+            for d in [&mut u.dataplaned, &mut u.stackd] {
                 if let Some(pid) = d.pid() {
                     text.push_str(&format!("{} {} {pid}\n", u.number, d.name()));
                 }
             }
         }
         let path = self.dir.join("pids");
-        std::fs::write(&path, text).map_err(io(format!("write {}", path.display())))
+        std::fs::write(&path, text).map_err(io(format!("write {}", path.display())))?;
+        self.state().write(&self.dir)
+    }
+
+    /// Lets every daemon run on after this handle is gone (and this process has exited):
+    /// what `stack-sim up` does. Relays, which live in this process, stop.
+    pub fn detach(mut self) {
+        for u in &mut self.units {
+            u.stackd.detach();
+            u.dataplaned.detach();
+        }
+        self.detached = true;
     }
 
     /// Stops every daemon (SIGTERM, then SIGKILL after 5 s) and removes the pid file.
@@ -369,6 +563,13 @@ impl Drop for Stack {
         for u in &mut self.units {
             u.stackd.kill();
             u.dataplaned.kill();
+        }
+        if !self.detached {
+            for u in &self.units {
+                for h in &u.netns {
+                    h.delete();
+                }
+            }
         }
     }
 }

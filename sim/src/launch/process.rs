@@ -1,7 +1,8 @@
 //! One daemon process: started with its arguments and log file, waited for until it serves
 //! its socket, terminated or killed.
 
-use std::path::PathBuf;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -19,6 +20,7 @@ pub struct Daemon {
     env: Vec<(String, String)>,
     log: PathBuf,
     socket: PathBuf,
+    own_group: bool,
     child: Option<Child>,
 }
 
@@ -40,8 +42,17 @@ impl Daemon {
             env,
             log,
             socket,
+            own_group: false,
             child: None,
         }
+    }
+
+    /// Starts it in a process group of its own, so a Ctrl-C meant for the launcher does not
+    /// reach it (for daemons that must outlive the launcher). Otherwise it shares the
+    /// launcher's group, and a Ctrl-C stops both (SIGINT is a clean stop for the daemons).
+    pub(super) fn in_own_group(mut self, yes: bool) -> Self {
+        self.own_group = yes;
+        self
     }
 
     /// `dataplaned` or `stackd`.
@@ -50,8 +61,35 @@ impl Daemon {
     }
 
     /// Its log file (stderr; appended across restarts).
-    pub fn log(&self) -> &std::path::Path {
+    pub fn log(&self) -> &Path {
         &self.log
+    }
+
+    /// The socket it serves.
+    pub fn socket(&self) -> &Path {
+        &self.socket
+    }
+
+    /// The binary it runs.
+    pub fn binary(&self) -> &Path {
+        &self.binary
+    }
+
+    /// Its arguments.
+    pub fn args(&self) -> &[String] {
+        &self.args
+    }
+
+    /// Its extra environment.
+    pub fn env(&self) -> &[(String, String)] {
+        &self.env
+    }
+
+    /// Lets it run on without this handle: it is no longer killed or reaped from here (it
+    /// lives on after the launching process exits; `stack-sim down` finds it by its pid).
+    pub fn detach(&mut self) {
+        // Dropping a `Child` neither kills nor waits for it.
+        self.child = None;
     }
 
     /// Its process id while it runs.
@@ -81,12 +119,16 @@ impl Daemon {
             .append(true)
             .open(&self.log)
             .map_err(io(format!("open {}", self.log.display())))?;
-        let child = Command::new(&self.binary)
-            .args(&self.args)
+        let mut cmd = Command::new(&self.binary);
+        cmd.args(&self.args)
             .envs(self.env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
-            .stderr(log)
+            .stderr(log);
+        if self.own_group {
+            cmd.process_group(0);
+        }
+        let child = cmd
             .spawn()
             .map_err(io(format!("start {}", self.binary.display())))?;
         self.child = Some(child);

@@ -1,0 +1,158 @@
+//! Checking the values of a scenario file against the stack it describes, with every error at
+//! its line and column.
+
+use std::ops::Range;
+use std::path::Path;
+
+use toml::{Spanned, Value};
+
+use super::{LinkRef, MasterRef, ScenarioError, UnitRef};
+use crate::traffic::HostId;
+
+/// Checks a scenario against its source, turning spans into lines.
+pub(super) struct Checker<'a> {
+    pub(super) path: &'a Path,
+    pub(super) src: &'a str,
+    pub(super) units: u8,
+    pub(super) hosts_per_unit: u8,
+}
+
+pub(super) type R<T> = Result<T, ScenarioError>;
+
+impl Checker<'_> {
+    pub(super) fn err(&self, span: Range<usize>, message: impl Into<String>) -> ScenarioError {
+        let (line, column) = line_col(self.src, span.start);
+        ScenarioError::Invalid {
+            path: self.path.to_path_buf(),
+            line,
+            column,
+            message: message.into(),
+        }
+    }
+
+    pub(super) fn unit(&self, v: &Spanned<u8>, what: &str) -> R<u8> {
+        let u = *v.get_ref();
+        if !(1..=self.units).contains(&u) {
+            return Err(self.err(
+                v.span(),
+                format!(
+                    "{what}: {u}: expected a unit of this stack, 1 to {}",
+                    self.units
+                ),
+            ));
+        }
+        Ok(u)
+    }
+
+    pub(super) fn host(&self, span: Range<usize>, v: &Value, what: &str) -> R<HostId> {
+        let text = match v {
+            Value::String(s) => s.clone(),
+            Value::Integer(i) => i.to_string(),
+            other => {
+                return Err(self.err(
+                    span,
+                    format!(
+                        "{what}: expected a host \"UNIT/PORT\", found {}",
+                        other.type_str()
+                    ),
+                ))
+            }
+        };
+        let h: HostId = text
+            .parse()
+            .map_err(|e: String| self.err(span.clone(), format!("{what}: {e}")))?;
+        if h.unit > self.units || h.port > self.hosts_per_unit {
+            return Err(self.err(
+                span,
+                format!(
+                    "{what}: no host {h} (units 1..={}, hosts 1..={} per unit)",
+                    self.units, self.hosts_per_unit
+                ),
+            ));
+        }
+        Ok(h)
+    }
+
+    pub(super) fn hosts(&self, v: &Spanned<Value>, what: &str) -> R<Vec<HostId>> {
+        match v.get_ref() {
+            Value::Array(items) => items.iter().map(|i| self.host(v.span(), i, what)).collect(),
+            one => Ok(vec![self.host(v.span(), one, what)?]),
+        }
+    }
+
+    pub(super) fn unit_ref(&self, v: &Spanned<Value>) -> R<UnitRef> {
+        match v.get_ref() {
+            Value::String(s) if s == "master" => Ok(UnitRef::Master),
+            Value::String(s) if s == "standby" => Ok(UnitRef::Standby),
+            Value::String(s) if s == "initial-master" => Ok(UnitRef::InitialMaster),
+            Value::String(s) if s == "initial-standby" => Ok(UnitRef::InitialStandby),
+            Value::Integer(i) => {
+                let u = u8::try_from(*i).unwrap_or(0);
+                Ok(UnitRef::Number(
+                    self.unit(&Spanned::new(v.span(), u), "unit")?,
+                ))
+            }
+            _ => Err(self.err(
+                v.span(),
+                format!(
+                    "unit: expected a unit number (1 to {}), \"master\", \"standby\", \"initial-master\" or \"initial-standby\"",
+                    self.units
+                ),
+            )),
+        }
+    }
+
+    pub(super) fn master_ref(&self, v: &Spanned<Value>, what: &str) -> R<MasterRef> {
+        match v.get_ref() {
+            Value::String(s) if s == "initial-master" => Ok(MasterRef::InitialMaster),
+            Value::String(s) if s == "initial-standby" => Ok(MasterRef::InitialStandby),
+            Value::Integer(i) => {
+                let u = u8::try_from(*i).unwrap_or(0);
+                Ok(MasterRef::Number(self.unit(&Spanned::new(v.span(), u), what)?))
+            }
+            _ => Err(self.err(
+                v.span(),
+                format!(
+                    "{what}: expected a unit number (1 to {}), \"initial-master\" or \"initial-standby\"",
+                    self.units
+                ),
+            )),
+        }
+    }
+
+    pub(super) fn link(&self, v: &Spanned<String>, index: Option<u8>) -> R<LinkRef> {
+        let bad = || {
+            self.err(
+                v.span(),
+                format!(
+                    "link: '{}': expected two neighbouring units, e.g. \"1-2\"",
+                    v.get_ref()
+                ),
+            )
+        };
+        let (a, b) = v.get_ref().split_once('-').ok_or_else(bad)?;
+        let a: u8 = a.trim().parse().map_err(|_| bad())?;
+        let b: u8 = b.trim().parse().map_err(|_| bad())?;
+        let a = self.unit(&Spanned::new(v.span(), a), "link")?;
+        let b = self.unit(&Spanned::new(v.span(), b), "link")?;
+        if a == b {
+            return Err(bad());
+        }
+        Ok(LinkRef { a, b, index })
+    }
+
+    pub(super) fn units_list(&self, v: &[Spanned<u8>], what: &str) -> R<Vec<u8>> {
+        v.iter().map(|u| self.unit(u, what)).collect()
+    }
+}
+
+/// Line and column (1-based) of byte `offset` in `src`.
+pub(super) fn line_col(src: &str, offset: usize) -> (usize, usize) {
+    let before = &src[..offset.min(src.len())];
+    let line = before.matches('\n').count() + 1;
+    let column = before
+        .rfind('\n')
+        .map_or(before.len(), |nl| before.len() - nl - 1)
+        + 1;
+    (line, column)
+}
