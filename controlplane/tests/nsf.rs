@@ -3,12 +3,13 @@
 //! re-routed; the restarted manager resumes from its checkpoint; past the grace period the
 //! standby takes over.
 
+mod common;
+use common::*;
+
 use std::time::Duration;
 
 use controlplane::harness::{Harness, UnitSpec};
 use controlplane::{Role, Rule, StackConfig, StackEvent, StackPort};
-
-const BASE: u64 = 0x0200_0000_0000;
 
 fn short_grace(spec: &UnitSpec) -> StackConfig {
     let mut c = StackConfig::new(
@@ -28,15 +29,6 @@ fn ring(seed: u64, n: usize) -> Harness {
     assert!(h.settle());
     h.check_one_master().unwrap();
     h
-}
-
-fn master(h: &Harness) -> usize {
-    (0..h.len())
-        .find(|&i| {
-            h.view(i)
-                .is_some_and(|v| v.role == Role::Master && !h.node(i).unwrap().detached)
-        })
-        .unwrap()
 }
 
 fn role_changes_since(h: &Harness, mark: usize) -> Vec<(usize, StackEvent)> {

@@ -1,14 +1,15 @@
 //! The stack-wide configuration: set on the master, replicated to every unit, applied
 //! (standby, priorities, static MACs in every dataplane), kept by the next master.
 
+mod common;
+use common::*;
+
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use controlplane::harness::{Harness, UnitSpec};
 use controlplane::stack_config::{StackWideConfig, StaticMac};
 use controlplane::{CommandError, Role, Rule, StackEvent};
-
-const BASE: u64 = 0x0200_0000_0000;
 
 fn ring(seed: u64, n: usize) -> Harness {
     let specs = (0..n)
@@ -18,18 +19,6 @@ fn ring(seed: u64, n: usize) -> Harness {
     assert!(h.settle());
     h.check_one_master().unwrap();
     h
-}
-
-fn master(h: &Harness) -> usize {
-    (0..h.len())
-        .find(|&i| h.view(i).is_some_and(|v| v.role == Role::Master))
-        .unwrap()
-}
-
-fn index_of_unit(h: &Harness, unit: u8) -> usize {
-    (0..h.len())
-        .find(|&i| h.view(i).is_some_and(|v| v.unit == unit))
-        .unwrap()
 }
 
 fn held(h: &Harness, i: usize) -> Option<StackWideConfig> {

@@ -2,35 +2,13 @@
 //! master and one standby that all agree on, forward between hosts on different units, and
 //! when the master unit's processes are killed the standby becomes master.
 
-use std::net::UdpSocket;
 use std::time::Duration;
 
 use proto::stack::v1 as pb;
 use sim::launch::{LaunchSpec, Stack, Topology};
-use stackd_tests::{bin_dir, converged, test_dir, wait_for_stack};
-
-fn frame(dst: [u8; 6], src: [u8; 6], tag: u8) -> Vec<u8> {
-    let mut f = Vec::with_capacity(64);
-    f.extend_from_slice(&dst);
-    f.extend_from_slice(&src);
-    f.extend_from_slice(&[0x88, 0xb6]); // local experimental EtherType 2: test payload
-    f.push(tag);
-    f.resize(64, 0);
-    f
-}
-
-/// Receives frames on `sock` until one carries `tag` (bounded by the socket's timeout).
-fn receive_tagged(sock: &UdpSocket, tag: u8) -> bool {
-    let mut buf = [0u8; 2048];
-    for _ in 0..64 {
-        match sock.recv(&mut buf) {
-            Ok(n) if n >= 15 && buf[14] == tag => return true,
-            Ok(_) => continue,
-            Err(_) => return false,
-        }
-    }
-    false
-}
+use stackd_tests::{
+    bin_dir, converged, frame, host_on, receive_tagged, test_dir, unit_of, wait_for_stack,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_units_elect_forward_and_survive_the_master() {
@@ -45,12 +23,7 @@ async fn three_units_elect_forward_and_survive_the_master() {
 
     let views = wait_for_stack(&sockets, Duration::from_secs(10), |v| converged(v, 3)).await;
     let master = views[0].master_mac;
-    let master_unit = views[0]
-        .members
-        .iter()
-        .find(|m| m.mac == master)
-        .map(|m| m.unit as u8)
-        .unwrap();
+    let master_unit = unit_of(&views[0], master);
     let standby = views[0]
         .members
         .iter()
@@ -92,13 +65,7 @@ async fn three_units_elect_forward_and_survive_the_master() {
 
     // Hosts on the two units that are not the master talk through the stack.
     let others: Vec<u8> = (1..=3).filter(|u| *u != master_unit).collect();
-    let host = |u: u8| {
-        let s = UdpSocket::bind(stack.units[usize::from(u - 1)].front[0].host).unwrap();
-        s.connect(stack.units[usize::from(u - 1)].front[0].switch)
-            .unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
-        s
-    };
+    let host = |u: u8| host_on(&stack, u);
     let (a, b) = (host(others[0]), host(others[1]));
     let (mac_a, mac_b) = ([2, 0, 0, 0, 0, 0xa], [2, 0, 0, 0, 0, 0xb]);
     // A flooded frame from a teaches the stack where a is and reaches b; b answers unicast.
@@ -185,20 +152,9 @@ async fn the_masters_stackd_restarts_without_an_election_or_a_lost_frame() {
         .collect();
     let views = wait_for_stack(&sockets, Duration::from_secs(10), |v| converged(v, 3)).await;
     let (master, epoch) = (views[0].master_mac, views[0].epoch);
-    let master_unit = views[0]
-        .members
-        .iter()
-        .find(|m| m.mac == master)
-        .map(|m| m.unit as u8)
-        .unwrap();
+    let master_unit = unit_of(&views[0], master);
     let others: Vec<u8> = (1..=3).filter(|u| *u != master_unit).collect();
-    let host = |u: u8| {
-        let s = UdpSocket::bind(stack.units[usize::from(u - 1)].front[0].host).unwrap();
-        s.connect(stack.units[usize::from(u - 1)].front[0].switch)
-            .unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
-        s
-    };
+    let host = |u: u8| host_on(&stack, u);
     let (a, b) = (host(others[0]), host(others[1]));
     let (mac_a, mac_b) = ([2, 0, 0, 0, 0, 0xa], [2, 0, 0, 0, 0, 0xb]);
     a.send(&frame([0xff; 6], mac_a, 1)).unwrap();
@@ -268,23 +224,9 @@ async fn a_restarted_dataplane_is_programmed_again_by_its_stackd() {
         .collect();
     let views = wait_for_stack(&sockets, Duration::from_secs(10), |v| converged(v, 3)).await;
     let master = views[0].master_mac;
-    let unit_of = |mac: u64| {
-        views[0]
-            .members
-            .iter()
-            .find(|m| m.mac == mac)
-            .map(|m| m.unit as u8)
-            .unwrap()
-    };
-    let master_unit = unit_of(master);
+    let master_unit = unit_of(&views[0], master);
     let victim = (1..=3).find(|u| *u != master_unit).unwrap();
-    let host = |u: u8| {
-        let s = UdpSocket::bind(stack.units[usize::from(u - 1)].front[0].host).unwrap();
-        s.connect(stack.units[usize::from(u - 1)].front[0].switch)
-            .unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
-        s
-    };
+    let host = |u: u8| host_on(&stack, u);
     let (m, v) = (host(master_unit), host(victim));
     let (mac_m, mac_v) = ([2, 0, 0, 0, 0, 0x1], [2, 0, 0, 0, 0, 0x2]);
     m.send(&frame([0xff; 6], mac_m, 1)).unwrap();

@@ -72,14 +72,7 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    dataplane::daemon::init_logging();
     let args = Args::parse();
     let flags = StackdFlags {
         unit: args.unit,
@@ -151,21 +144,11 @@ async fn run(cfg: StackdConfig) -> Result<(), String> {
         });
     let server = tokio::spawn(server);
     tracing::info!(socket = %socket.display(), "stackd serving");
-    let result = driver.run(mgmt_rx, shutdown_signal()).await;
+    let result = driver
+        .run(mgmt_rx, dataplane::daemon::shutdown_signal())
+        .await;
     let _ = stop_tx.send(true);
     let _ = server.await;
     let _ = std::fs::remove_file(&socket);
     result.map_err(|e| e.to_string())
-}
-
-async fn shutdown_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(_) => return std::future::pending().await,
-    };
-    tokio::select! {
-        _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
-        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: shutting down"),
-    }
 }

@@ -260,17 +260,7 @@ impl StackManager {
                     self.db.vouch(g, now + self.cfg.hold_time);
                 }
             }
-            // Flood on, but not back to the unit it came from (on any link of the trunk).
-            let sender = msg.sender;
-            let out: Vec<StackPort> = self
-                .ports
-                .iter()
-                .filter(|(q, p)| p.up && **q != port && p.neighbour.map(|n| n.0) != Some(sender))
-                .map(|(q, _)| *q)
-                .collect();
-            for q in out {
-                self.send_on(q, &advert);
-            }
+            self.flood_on(port, msg.sender, &Body::Advert(advert.clone()));
         }
         self.recompute(now);
         Ok(())
@@ -392,6 +382,20 @@ impl StackManager {
 
     fn send_on(&mut self, port: StackPort, advert: &Advert) {
         self.send_body(port, Body::Advert(advert.clone()));
+    }
+
+    /// Floods `body` on: out of every up stack port but `port` it came in on, and not back
+    /// to the unit that sent it (on any link of that trunk).
+    fn flood_on(&mut self, port: StackPort, sender: u64, body: &Body) {
+        let out: Vec<StackPort> = self
+            .ports
+            .iter()
+            .filter(|(q, p)| p.up && **q != port && p.neighbour.map(|n| n.0) != Some(sender))
+            .map(|(q, _)| *q)
+            .collect();
+        for q in out {
+            self.send_body(q, body.clone());
+        }
     }
 
     fn send_body(&mut self, port: StackPort, body: Body) {

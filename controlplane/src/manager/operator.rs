@@ -191,15 +191,7 @@ impl StackManager {
             return;
         }
         self.commands_seen.insert(c.origin, c.seq);
-        let out: Vec<StackPort> = self
-            .ports
-            .iter()
-            .filter(|(q, p)| p.up && **q != port && p.neighbour.map(|n| n.0) != Some(sender))
-            .map(|(q, _)| *q)
-            .collect();
-        for q in out {
-            self.send_body(q, Body::Command(c));
-        }
+        self.flood_on(port, sender, &Body::Command(c));
         if c.target != self.cfg.mac {
             return;
         }

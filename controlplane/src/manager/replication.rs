@@ -122,15 +122,7 @@ impl StackManager {
             return;
         }
         info!(version = c.version, master = %Mac(c.origin), "stack configuration replicated from the master");
-        let out: Vec<StackPort> = self
-            .ports
-            .iter()
-            .filter(|(q, p)| p.up && **q != port && p.neighbour.map(|n| n.0) != Some(sender))
-            .map(|(q, _)| *q)
-            .collect();
-        for q in out {
-            self.send_body(q, Body::Config(c.clone()));
-        }
+        self.flood_on(port, sender, &Body::Config(c.clone()));
         self.adopt_config(c.config);
         self.recompute(now);
     }
