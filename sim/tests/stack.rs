@@ -46,10 +46,8 @@ fn incast_ring(units: u8, seed: u64) -> StackSpec {
 fn a_ring_comes_up_under_the_stack_manager_and_stays_lossless() {
     let (s, r) = run(incast_ring(4, 1));
     assert!(r.drained);
-    assert!(
-        r.converged_ms > 0.0 && r.converged_ms < 2000.0,
-        "the window ends early in a complete ring"
-    );
+    // A closed ring elects as soon as its adverts have gone round, before the 2 s window.
+    assert!(r.converged_ms < 2000.0, "closed ring: {}", r.converged_ms);
     s.check_one_master().unwrap();
     s.check_routes().unwrap();
     assert_eq!(r.units.iter().filter(|u| u.role == "master").count(), 1);

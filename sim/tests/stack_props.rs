@@ -283,8 +283,10 @@ proptest! {
     }
 }
 
-/// The master's control plane restarts: its peers keep it as master for the grace period (the
-/// hellos say "control detached"), it resumes from its checkpoint, no election, no frame lost.
+/// Was a finding (the peers lost the master and held their ports): the master's control plane
+/// restarts and nothing is lost — its neighbours keep it for the grace period
+/// (`Event::NeighborControl` → `StackManager::handle_neighbour_control`) and it resumes from
+/// its checkpoint without an election.
 #[test]
 fn a_master_control_restart_loses_nothing() {
     let (_, r) = run(StackSpec {
@@ -317,8 +319,9 @@ fn a_master_control_restart_loses_nothing() {
     }
 }
 
-/// A member's control plane stays away longer than the advert hold time (1 s): its peers keep
-/// it for the grace period, so nothing is lost.
+/// Was a finding (the member aged out after the 1 s hold time and its peers deleted their
+/// routes to it): a member's control plane away longer than the hold time, within the grace
+/// period, loses nothing — its neighbours vouch for it.
 #[test]
 fn a_long_member_control_outage_loses_nothing() {
     let (_, r) = run(StackSpec {

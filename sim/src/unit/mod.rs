@@ -2,32 +2,30 @@
 //! ([`dataplane::Engine`]) and the real stack manager ([`controlplane::StackManager`]) on the
 //! same virtual clock, joined the way `stackd` joins them through `dataplaned`:
 //!
-//! * stack control messages ride the stack links as stack-header frames of kind Control, framed
-//!   by [`controlplane::control_frame`] as `stackd` frames them: the manager's `poll_transmit`
-//!   becomes `Engine::send_frame` (PacketOut), and the engine's `poll_packet_in` becomes
-//!   `StackManager::handle_message` (PacketIn; `handle_relayed_message` for frames a detached
-//!   neighbour's dataplane relayed);
-//! * the engine's stack-port state (carrier and hellos) becomes `StackManager::handle_link`, and
-//!   its neighbours' "control attached" flag `StackManager::handle_neighbour_control`;
-//! * the manager's dataplane writes (routes with backups, flood tree, front-port hold, static
-//!   MACs) are applied to the engine.
+//! * stack control messages ride the stack links as stack-header frames of kind Control
+//!   ([`controlplane::control_frame`], as with `stackd`): the manager's `poll_transmit` becomes `Engine::send_frame` (PacketOut), and
+//!   the engine's `poll_packet_in` becomes `StackManager::handle_message` (PacketIn);
+//! * the engine's stack-port state (carrier and hellos) becomes `StackManager::handle_link`;
+//! * the manager's dataplane writes (routes with backups, flood tree, front-port hold) are
+//!   applied to the engine.
 //!
 //! **Control-plane restarts and NSF.** [`Unit::stop_control`] drops the manager (the engine
 //! keeps forwarding with what it has and its hellos say "control detached");
-//! [`Unit::start_control`] boots a new manager with the persisted state and the last
-//! checkpoint the manager reported (`StackEvent::CheckpointChanged`), as `stackd` does on a warm
-//! restart. Like `stackd` re-attaching to its dataplane (DESIGN.md §4), the new manager's writes
-//! are held back until it has synchronised — no longer resynchronising, following a master,
-//! numbered — or the reconcile cap passes; then routes it no longer wants are swept and its
-//! writes applied in order. A restart therefore never flushes or holds what is forwarding.
+//! its neighbours get "control detached" from its hellos and keep it for their grace period,
+//! and its engine relays the stack's control frames meanwhile. [`Unit::start_control`] boots a
+//! new manager with the persisted state, resuming from its last checkpoint. Like `stackd`
+//! re-attaching to its dataplane (DESIGN.md §4), the new manager's writes are held back until it
+//! has synchronised — resynchronised with every unit of its checkpoint, following a master,
+//! with a unit number — or the reconcile cap passes;
+//! then they are applied in order and routes it no longer wants are swept. A restart therefore
+//! never flushes or holds what is forwarding.
 
 use std::collections::VecDeque;
 use std::time::Duration;
 
 use bytes::Bytes;
 use controlplane::{
-    control_frame, Checkpoint, DataplaneWrite, LinkState, StackConfig, StackEvent, StackManager,
-    StackPort,
+    control_frame, DataplaneWrite, LinkState, StackConfig, StackEvent, StackManager, StackPort,
 };
 use dataplane::config::Slot;
 use dataplane::fdb::FdbDestination;
@@ -96,8 +94,6 @@ pub struct Unit {
     config: StackConfig,
     /// Longest time a restarted manager's writes are held back.
     reconcile_cap: Duration,
-    /// The manager's latest checkpoint (what a restarted manager resumes from).
-    checkpoint: Option<Checkpoint>,
     log: VecDeque<UnitRecord>,
     counters: ControlCounters,
     now: Instant,
@@ -112,7 +108,6 @@ impl Unit {
             control: None,
             config,
             reconcile_cap,
-            checkpoint: None,
             log: VecDeque::new(),
             counters: ControlCounters::default(),
             now: Instant::ZERO,
@@ -129,7 +124,6 @@ impl Unit {
             control: None,
             config,
             reconcile_cap: Duration::ZERO,
-            checkpoint: None,
             log: VecDeque::new(),
             counters: ControlCounters::default(),
             now: Instant::ZERO,
@@ -208,11 +202,9 @@ impl Unit {
 
     fn boot_control(&mut self, now: Instant, restart: bool) {
         let mut cfg = self.config.clone();
-        cfg.resume = if restart {
-            self.checkpoint.clone()
-        } else {
-            None
-        };
+        if !restart {
+            cfg.resume = None;
+        }
         let mut mgr = StackManager::new(cfg, now);
         // Tell the new manager which stack links are up now.
         for i in 0..self.engine.num_ports() {
@@ -304,7 +296,11 @@ impl Unit {
             while let Some(e) = c.mgr.poll_event() {
                 match &e {
                     StackEvent::PersistedChanged(p) => self.config.persisted = *p,
-                    StackEvent::CheckpointChanged(cp) => self.checkpoint = Some(cp.clone()),
+                    // What a restarted control plane resumes from (stackd stores these).
+                    StackEvent::CheckpointChanged(cp) => self.config.resume = Some(cp.clone()),
+                    StackEvent::StackConfigChanged(sc) => {
+                        self.config.stack_config = Some(sc.clone())
+                    }
                     _ => {}
                 }
                 events.push(e);
@@ -369,8 +365,16 @@ impl Unit {
             self.counters.send_failures += 1;
             return;
         };
-        let frame = control_frame::encode(self.engine.unit(), self.config.mac, msg);
-        match self.engine.send_frame(idx, Bytes::from(frame)) {
+        let Some(cfg) = self.engine.port_config(idx) else {
+            self.counters.send_failures += 1;
+            return;
+        };
+        let frame = Bytes::from(control_frame::encode(
+            self.engine.unit(),
+            dataplane::wire::mac_to_u64(cfg.mac),
+            msg,
+        ));
+        match self.engine.send_frame(idx, frame) {
             Ok(()) => self.counters.messages_sent += 1,
             Err(_) => self.counters.send_failures += 1,
         }
@@ -434,8 +438,13 @@ impl Unit {
             }
             DataplaneWrite::SetStaticMac(m) => {
                 let dest = if m.unit == self.engine.unit() {
-                    self.engine
-                        .port_index(dataplane::config::PortId::front(m.port))
+                    (0..self.engine.num_ports())
+                        .map(|i| PortIndex(i as u16))
+                        .find(|p| {
+                            self.engine.port_config(*p).is_some_and(|c| {
+                                c.id.slot == dataplane::config::Slot::Front && c.id.port == m.port
+                            })
+                        })
                         .map(FdbDestination::Local)
                 } else {
                     Some(FdbDestination::Remote {
@@ -443,8 +452,11 @@ impl Unit {
                         port: m.port,
                     })
                 };
-                let mac = dataplane::wire::u64_to_mac(m.mac);
-                dest.is_some_and(|d| self.engine.add_static_fdb(m.vid, mac, d).is_ok())
+                dest.is_some_and(|d| {
+                    self.engine
+                        .add_static_fdb(m.vid, dataplane::wire::u64_to_mac(m.mac), d)
+                        .is_ok()
+                })
             }
             DataplaneWrite::DeleteStaticMac(vid, mac) => {
                 self.engine
