@@ -132,7 +132,7 @@ pub fn demo(args: &DemoArgs) -> Result<Report, ScenarioError> {
 
     println!("\n1. The master's control plane: stackd of unit {cp_unit} killed (SIGKILL), then started again.");
     println!(
-        "   Its dataplane kept forwarding. The standby took over {} after the kill (today a master's\n   stackd restart is not yet warm: the standby takes over when its adverts stop, after the\n   1 s hold time; the restarted stackd rejoins as a member).",
+        "   Its dataplane kept forwarding; the other units kept it as master through their grace\n   period (no election: the demo fails otherwise), and the restarted stackd resumed from\n   its checkpoint; the stack agreed again {} after the restart.",
         ms(takeover)
     );
     let (inv, oth) = phase_totals(&report.flows, "control-plane-restart", cp_unit);
