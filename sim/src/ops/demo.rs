@@ -152,7 +152,13 @@ pub fn demo(args: &DemoArgs) -> Result<Report, ScenarioError> {
         "{}",
         line(&format!("to or from unit {dead_unit}'s host (gone):"), &inv)
     );
-    println!("{}", line("between the surviving units:", &oth));
+    println!(
+        "{}",
+        line(
+            &format!("between the survivors (some via {dead_unit}):"),
+            &oth
+        )
+    );
     println!(
         "\nThe whole run took {:.1} s; every process has been stopped.{}",
         report.duration_ms / 1000.0,
