@@ -6,6 +6,7 @@ use std::time::Duration;
 use thiserror::Error;
 
 use crate::election::Rule;
+use crate::stack_config::{StackConfigError, StackWideConfig};
 use crate::topology::TopologyKind;
 use crate::wire::{Adjacency, Role, StackPort, WireError};
 
@@ -42,11 +43,20 @@ pub struct StackConfig {
     pub uptime_tolerance: Duration,
     /// This unit's software version, `major << 16 | minor << 8 | patch` (shown to operators).
     pub version: u32,
+    /// How long a neighbour whose control plane detached (its hellos say so) is kept as it
+    /// was, before it counts as gone (nonstop forwarding across a control-plane restart).
+    pub grace_period: Duration,
+    /// Resume from this checkpoint (a control-plane restart over a dataplane that kept its
+    /// state) instead of booting cold.
+    pub resume: Option<Checkpoint>,
+    /// The stack configuration this unit holds at boot (stored from its last master, or the
+    /// operator's startup file); a master applies and replicates it.
+    pub stack_config: Option<StackWideConfig>,
 }
 
 impl StackConfig {
     /// A configuration with default timers: adverts every 250 ms, hold 1 s, cold-boot window
-    /// 2 s, uptime tolerance 1 s; no key, no configured standby.
+    /// 2 s, uptime tolerance 1 s, grace period 10 s; no key, no configured standby.
     pub fn new(mac: u64, persisted: Persisted, stack_ports: Vec<StackPort>) -> Self {
         StackConfig {
             mac,
@@ -59,8 +69,30 @@ impl StackConfig {
             cold_boot_window: Duration::from_secs(2),
             uptime_tolerance: Duration::from_secs(1),
             version: 0,
+            grace_period: Duration::from_secs(10),
+            resume: None,
+            stack_config: None,
         }
     }
+}
+
+/// What a unit needs to resume its place in the stack after a control-plane restart: its
+/// role and the master's directives as they were. Reported with
+/// [`StackEvent::CheckpointChanged`]; the driver stores it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Checkpoint {
+    /// The role.
+    pub role: Role,
+    /// The master epoch.
+    pub epoch: u32,
+    /// The master followed (0 = none).
+    pub master: u64,
+    /// The standby named by the master (0 = none) and the rule's code.
+    pub standby: (u64, u8),
+    /// The unit table (MAC, number).
+    pub table: Vec<(u64, u8)>,
+    /// Front ports held.
+    pub held: bool,
 }
 
 /// A stack link's state, as the dataplane's hellos report it.
@@ -95,6 +127,8 @@ pub enum StackEvent {
     },
     /// Persistent state changed: store it.
     PersistedChanged(Persisted),
+    /// The role or the master's directives changed: store the checkpoint.
+    CheckpointChanged(Checkpoint),
     /// Units of the stack are no longer reachable.
     Split {
         /// Their MACs.
@@ -102,6 +136,9 @@ pub enum StackEvent {
         /// Whether this unit's part stays active.
         active: bool,
     },
+    /// The stack configuration this unit holds changed (set here as master, or replicated
+    /// from the master): store it.
+    StackConfigChanged(StackWideConfig),
     /// Units joined this unit's stack (formation, recovery or merge).
     Merge {
         /// Their MACs.
@@ -152,6 +189,9 @@ pub enum CommandError {
     /// A failover needs a standby to hand over to.
     #[error("no standby to fail over to (a stack of one, or no member eligible)")]
     NoStandby,
+    /// A stack configuration with a bad field.
+    #[error("stack configuration: {0}")]
+    Config(#[from] StackConfigError),
 }
 
 /// One of this unit's stack ports.

@@ -7,7 +7,10 @@
 //!  0   6  DA  03:53:54:4b:00:02 (stack control; locally administered multicast, never leaves
 //!                                the stack link)
 //!  6   6  SA  the sending unit's base MAC
-//! 12  12  0x88B5 + stack header: kind 2 (control), source unit, priority 7, hop limit 1
+//! 12  12  0x88B5 + stack header: kind 2 (control), source unit, priority 7, hop limit 6
+//!                                (a dataplane whose control plane is away passes control
+//!                                frames on to its other stack ports, one hop less: a frame
+//!                                that arrives with less than 6 was relayed)
 //! 24   2  L   length of the message, big-endian
 //! 26   L  the message (`wire::encode`)
 //!  …      zero padding to the 60-byte Ethernet minimum (a NIC may add it anyway; L says where
@@ -27,6 +30,8 @@ const LEN_OFF: usize = 24;
 const MSG_OFF: usize = 26;
 /// Ethernet minimum frame length without FCS.
 const MIN_FRAME: usize = 60;
+/// The hop limit control frames are sent with (one more than the relays a 6-unit stack needs).
+pub const HOP_LIMIT: u8 = 6;
 
 /// Why a frame is not a stack control frame.
 #[derive(Clone, Debug, PartialEq, Eq, Error)]
@@ -62,7 +67,7 @@ pub fn encode(unit: u8, mac: u64, message: &[u8]) -> Vec<u8> {
         dst_unit: 0,
         dst_port: 0,
         priority: 7,
-        hop_limit: 1,
+        hop_limit: HOP_LIMIT,
         vlan: VlanTag {
             pcp: 7,
             dei: false,
@@ -78,6 +83,12 @@ pub fn encode(unit: u8, mac: u64, message: &[u8]) -> Vec<u8> {
         frame.resize(MIN_FRAME, 0);
     }
     frame
+}
+
+/// Whether a control frame was relayed by a unit whose control plane is away (it arrived
+/// with less than its original hop limit): its sender is then not the neighbour on the link.
+pub fn relayed(frame: &[u8]) -> bool {
+    StackHeaderRepr::parse_frame(frame).is_ok_and(|h| h.hop_limit < HOP_LIMIT)
 }
 
 /// The message inside a control frame.
@@ -109,8 +120,12 @@ mod tests {
         let h = StackHeaderRepr::parse_frame(&f).unwrap();
         assert_eq!(
             (h.kind, h.src_unit, h.hop_limit),
-            (StackFrameKind::Control, 3, 1)
+            (StackFrameKind::Control, 3, HOP_LIMIT)
         );
+        assert!(!relayed(&f));
+        let mut r = f.clone();
+        r[21] -= 1;
+        assert!(relayed(&r));
         let long = vec![7u8; 300];
         assert_eq!(decode(&encode(1, 1, &long)), Ok(&long[..]));
     }

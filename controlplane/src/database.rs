@@ -20,6 +20,9 @@ pub struct Entry {
     pub received: Instant,
     /// The stack port it arrived on.
     pub port: StackPort,
+    /// Kept past its hold time until then: a neighbour of the origin vouches that the
+    /// origin's dataplane is alive while its control plane restarts (nonstop forwarding).
+    pub vouched_until: Option<Instant>,
 }
 
 impl Entry {
@@ -70,23 +73,38 @@ impl Database {
                 advert,
                 received: now,
                 port,
+                vouched_until: None,
             },
         );
         Offer::Accepted
+    }
+
+    /// Keeps `mac`'s entry at least until `until` (it does not age out before then).
+    pub fn vouch(&mut self, mac: u64, until: Instant) {
+        if let Some(e) = self.entries.get_mut(&mac) {
+            e.vouched_until = Some(e.vouched_until.map_or(until, |v| v.max(until)));
+        }
     }
 
     /// Drops entries older than the hold time; returns how many.
     pub fn expire(&mut self, now: Instant) -> usize {
         let hold = self.hold;
         let before = self.entries.len();
-        self.entries
-            .retain(|_, e| now.saturating_since(e.received) < hold);
+        self.entries.retain(|_, e| {
+            now.saturating_since(e.received) < hold || e.vouched_until.is_some_and(|v| now < v)
+        });
         before - self.entries.len()
     }
 
     /// When the oldest entry expires.
     pub fn next_expiry(&self) -> Option<Instant> {
-        self.entries.values().map(|e| e.received + self.hold).min()
+        self.entries
+            .values()
+            .map(|e| {
+                let aged = e.received + self.hold;
+                e.vouched_until.map_or(aged, |v| aged.max(v))
+            })
+            .min()
     }
 
     /// The entry of `mac`.

@@ -13,6 +13,7 @@
 //! * [`election`]: the election rules as pure functions; unit number assignment.
 //! * [`manager`]: the state machine that ties them together; [`api`]: its data types.
 //! * [`program`]: what the dataplane must be programmed with, as a diff.
+//! * [`stack_config`]: the stack-wide configuration the master replicates.
 //! * [`daemon`] (feature `daemon`): `stackd`, the driver; [`ctl`]: `stackctl`, the CLI.
 //! * `harness` (feature `harness`, and in tests): N managers on virtual cabling and a virtual
 //!   clock, with faults.
@@ -30,13 +31,14 @@ pub mod election;
 pub mod harness;
 pub mod manager;
 pub mod program;
+pub mod stack_config;
 pub mod topology;
 pub mod wire;
 
 pub use election::Rule;
 pub use manager::{
-    CommandError, LinkState, MemberView, MessageError, Persisted, StackConfig, StackEvent,
-    StackManager, StackView,
+    Checkpoint, CommandError, LinkState, MemberView, MessageError, Persisted, StackConfig,
+    StackEvent, StackManager, StackView,
 };
 pub use program::{DataplaneWrite, Route};
 pub use topology::TopologyKind;

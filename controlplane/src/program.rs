@@ -6,6 +6,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::stack_config::StaticMac;
 use crate::topology::Trunk;
 use crate::wire::StackPort;
 
@@ -47,6 +48,11 @@ pub enum DataplaneWrite {
     SetFloodTree(Vec<StackPort>),
     /// Hold all front-panel ports down (`true`) or release them (`false`).
     HoldFrontPorts(bool),
+    /// Program a static MAC entry of the stack configuration (a local port on its own unit,
+    /// a remote destination on the others).
+    SetStaticMac(StaticMac),
+    /// Remove the static MAC entry for (VLAN, MAC).
+    DeleteStaticMac(u16, u64),
 }
 
 /// The stack state as last written to the dataplane.
@@ -55,6 +61,7 @@ pub struct Programmed {
     routes: BTreeMap<u8, Route>,
     flood: Option<Vec<StackPort>>,
     hold: Option<bool>,
+    macs: BTreeMap<(u16, u64), StaticMac>,
 }
 
 impl Programmed {
@@ -91,6 +98,25 @@ impl Programmed {
         self.routes = routes;
         self.flood = Some(flood);
         self.hold = Some(hold);
+        out
+    }
+
+    /// The writes that move the dataplane's static MAC entries to `macs`, and records them.
+    pub fn diff_macs(&mut self, macs: &[StaticMac]) -> Vec<DataplaneWrite> {
+        let want: BTreeMap<(u16, u64), StaticMac> =
+            macs.iter().map(|m| ((m.vid, m.mac), *m)).collect();
+        let mut out: Vec<DataplaneWrite> = self
+            .macs
+            .keys()
+            .filter(|k| !want.contains_key(k))
+            .map(|(vid, mac)| DataplaneWrite::DeleteStaticMac(*vid, *mac))
+            .collect();
+        out.extend(
+            want.iter()
+                .filter(|(k, m)| self.macs.get(k) != Some(m))
+                .map(|(_, m)| DataplaneWrite::SetStaticMac(*m)),
+        );
+        self.macs = want;
         out
     }
 

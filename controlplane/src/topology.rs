@@ -35,6 +35,8 @@ pub type Trunk = Vec<StackPort>;
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Graph {
     edges: BTreeMap<u64, BTreeMap<u64, Trunk>>,
+    /// Confirmed links: (unit, its port) → (neighbour, its port).
+    links: BTreeMap<(u64, StackPort), (u64, StackPort)>,
 }
 
 impl Graph {
@@ -43,6 +45,7 @@ impl Graph {
     pub fn build<'a>(adverts: impl IntoIterator<Item = &'a Advert>) -> Graph {
         let by_mac: BTreeMap<u64, &Advert> = adverts.into_iter().map(|a| (a.origin, a)).collect();
         let mut edges: BTreeMap<u64, BTreeMap<u64, Trunk>> = BTreeMap::new();
+        let mut links = BTreeMap::new();
         for (&mac, a) in &by_mac {
             edges.entry(mac).or_default();
             for j in &a.adjacencies {
@@ -56,6 +59,7 @@ impl Graph {
                     k.port == j.neighbour_port && k.neighbour == mac && k.neighbour_port == j.port
                 });
                 if confirmed {
+                    links.insert((mac, j.port), (j.neighbour, j.neighbour_port));
                     let trunk = edges
                         .entry(mac)
                         .or_default()
@@ -69,7 +73,7 @@ impl Graph {
                 }
             }
         }
-        Graph { edges }
+        Graph { edges, links }
     }
 
     /// Neighbours of `mac` and the trunk towards each, in MAC order.
@@ -188,22 +192,28 @@ impl Graph {
         links
     }
 
-    /// The stack ports of `me` on the flood tree: one port (the lowest) of the trunk towards
-    /// each tree neighbour, so a trunk never floods a frame twice.
+    /// The stack ports of `me` on the flood tree: one link of the trunk towards each tree
+    /// neighbour, so a trunk never floods a frame twice — the same link seen from both ends
+    /// (the lower MAC's lowest port of the trunk), so a flood never comes back over another.
     pub fn flood_ports(&self, me: u64) -> Vec<StackPort> {
         let mut ports: Vec<StackPort> = self
             .flood_tree(me)
             .into_iter()
             .filter_map(|(a, b)| {
-                if a == me {
-                    self.trunk(me, b)
+                let n = if a == me {
+                    b
                 } else if b == me {
-                    self.trunk(me, a)
+                    a
                 } else {
-                    None
+                    return None;
+                };
+                if me < n {
+                    return self.trunk(me, n)?.first().copied();
                 }
+                let theirs = *self.trunk(n, me)?.first()?;
+                let (_, mine) = self.links.get(&(n, theirs))?;
+                Some(*mine)
             })
-            .filter_map(|t| t.first().copied())
             .collect();
         ports.sort();
         ports
@@ -272,5 +282,23 @@ mod tests {
         assert_eq!(g.trunk(1, 2), Some(&vec![StackPort(0), StackPort(1)]));
         assert_eq!(g.kind(&g.component(1)), TopologyKind::Chain);
         assert_eq!(g.flood_ports(1), vec![StackPort(0)]);
+        assert_eq!(
+            g.flood_ports(2),
+            vec![StackPort(2)],
+            "the same link from both ends"
+        );
+    }
+
+    #[test]
+    fn crossed_parallel_links_flood_over_one_link() {
+        // Two units cabled as a ring of two: 1's port 1 to 2's port 0, and 2's port 1 to 1's
+        // port 0. Each end's lowest port is on a different cable; the flood tree must use one.
+        let ads = vec![
+            advert(1, &[(0, 2, 1), (1, 2, 0)]),
+            advert(2, &[(0, 1, 1), (1, 1, 0)]),
+        ];
+        let g = Graph::build(&ads);
+        assert_eq!(g.flood_ports(1), vec![StackPort(0)]);
+        assert_eq!(g.flood_ports(2), vec![StackPort(1)]);
     }
 }

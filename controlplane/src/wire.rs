@@ -1,14 +1,14 @@
 //! Stack control messages as they travel on a stack link: a compact, hand-written binary format.
 //!
-//! Two message types: the member advertisement ([`Advert`]) and the master's operator command
-//! ([`Command`]), each wrapped in a per-hop envelope that names the unit and stack port that put
+//! Three message types: the member advertisement ([`Advert`]), the master's operator command
+//! ([`Command`]) and the master's stack-wide configuration ([`ConfigCopy`]), each wrapped in a per-hop envelope that names the unit and stack port that put
 //! it on the link (that is how a receiver learns its adjacency). All integers are big-endian.
 //! MACs are 6 bytes.
 //!
 //! ```text
 //! offset size  field
 //!  0      1    version            = 1
-//!  1      1    message type       1 = advert, 2 = command; others are refused
+//!  1      1    message type       1 = advert, 2 = command, 3 = configuration; others are refused
 //!  2      1    flags              bit 0: an HMAC trailer follows; other bits must be 0
 //!  3      6    sender MAC         the unit that transmitted this copy (changes every hop)
 //!  9      1    sender stack port  the port it was transmitted on
@@ -26,11 +26,15 @@
 //! 42      6    standby MAC        the standby named by that master (0 = none)
 //! 48      1    standby rule       why that standby (`election::Rule` code, 0 = none)
 //! 49      4    software version   major << 16 | minor << 8 | patch
-//! 53      1    A = adjacency count (at most 48)
-//! 54      8×A  adjacency          local port (1), neighbour MAC (6), neighbour port (1)
+//! 53      4    config version     the stack configuration the origin holds (0 = none)
+//! 57      1    A = adjacency count (at most 48)
+//! 58      8×A  adjacency          local port (1), neighbour MAC (6), neighbour port (1)
 //!  …      1    N = assignment count (at most 16)
 //!  …      7×N  assignment         MAC (6), unit number (1): the stack's unit table as the origin
 //!                                 knows it (authoritative only in a master's advert)
+//!  …      1    G = grace count (at most 8)
+//!  …      6×G  graced MAC         a neighbour whose control plane is restarting while its
+//!                                 dataplane (hellos) lives on: keep its advert (NSF)
 //! -- command body (type 2; originated by the master, flooded unchanged) --
 //! 10      6    origin MAC         the master that issued it
 //! 16      4    master epoch       the epoch it issued it in (stale masters are ignored)
@@ -38,6 +42,12 @@
 //! 24      6    target MAC         the unit it is for
 //! 30      1    operation          1 = set priority
 //! 31      1    argument           the priority
+//! -- configuration body (type 3; originated by the master, flooded unchanged) --
+//! 10      6    origin MAC         the master
+//! 16      4    master epoch
+//! 20      4    config version     `StackWideConfig::version` of what follows
+//! 24      2    L = length
+//! 26      L    the configuration  `StackWideConfig::encode`
 //! -- trailer --
 //!  …     16    HMAC-SHA256 over every byte before it, truncated to 16 bytes (iff flags bit 0)
 //! ```
@@ -49,6 +59,8 @@
 //! [`decode`] never panics, whatever the bytes: every failure is a [`WireError`].
 
 use hmac::{Hmac, Mac as _};
+
+use crate::stack_config::StackWideConfig;
 use sha2::Sha256;
 use thiserror::Error;
 
@@ -58,18 +70,22 @@ pub const VERSION: u8 = 1;
 pub const TYPE_ADVERT: u8 = 1;
 /// Message type of a master's operator command.
 pub const TYPE_COMMAND: u8 = 2;
+/// Message type of a master's stack configuration.
+pub const TYPE_CONFIG: u8 = 3;
 /// Length of the HMAC trailer.
 pub const MAC_LEN: usize = 16;
 /// Most adjacencies an advert may carry (6 units × 8 stack ports).
 pub const MAX_ADJACENCIES: usize = 48;
 /// Most unit-table entries an advert may carry.
 pub const MAX_ASSIGNMENTS: usize = 16;
+/// Most graced neighbours an advert may carry.
+pub const MAX_GRACE: usize = 8;
 
 const FLAG_HMAC: u8 = 0x01;
 const STATE_HELD: u8 = 0x01;
 const STATE_COMPLETE: u8 = 0x02;
 const HEADER_LEN: usize = 10;
-const FIXED_BODY_LEN: usize = 43;
+const FIXED_BODY_LEN: usize = 47;
 const OP_SET_PRIORITY: u8 = 1;
 
 /// A base MAC (48 bits in a `u64`) displayed as `aa:bb:cc:dd:ee:ff`, for logs.
@@ -178,6 +194,8 @@ pub struct Advert {
     pub complete: bool,
     /// The origin's software version, `major << 16 | minor << 8 | patch`.
     pub version: u32,
+    /// The version of the stack configuration the origin holds (0 = none).
+    pub config_version: u32,
     /// The master epoch the origin is at.
     pub epoch: u32,
     /// The master the origin follows (itself when master), 0 = none.
@@ -191,6 +209,9 @@ pub struct Advert {
     /// The stack's unit table (MAC → unit number, 0 = refused) as the origin knows it, sorted
     /// by MAC.
     pub assignments: Vec<(u64, u8)>,
+    /// Neighbours whose control plane is restarting (their hellos say "control detached")
+    /// and whose adverts the origin asks everyone to keep (nonstop forwarding).
+    pub grace: Vec<u64>,
 }
 
 #[cfg(test)]
@@ -207,12 +228,14 @@ impl Advert {
             held: true,
             complete: false,
             version: 0,
+            config_version: 0,
             epoch: 0,
             master: 0,
             standby: 0,
             standby_rule: 0,
             adjacencies: Vec::new(),
             assignments: Vec::new(),
+            grace: Vec::new(),
         }
     }
 }
@@ -239,6 +262,19 @@ pub struct Command {
     pub op: CommandOp,
 }
 
+/// The master's stack configuration, flooded to every unit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ConfigCopy {
+    /// The master.
+    pub origin: u64,
+    /// Its epoch.
+    pub epoch: u32,
+    /// The configuration's version.
+    pub version: u32,
+    /// The configuration.
+    pub config: StackWideConfig,
+}
+
 /// What a message carries.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Body {
@@ -246,6 +282,8 @@ pub enum Body {
     Advert(Advert),
     /// A master's operator command.
     Command(Command),
+    /// The master's stack configuration.
+    Config(ConfigCopy),
 }
 
 /// A decoded message: the per-hop envelope and what it carries.
@@ -285,6 +323,9 @@ pub enum WireError {
     /// A command operation this code does not know.
     #[error("unknown command operation {0}")]
     UnknownOp(u8),
+    /// A stack configuration with a bad field, or not in its one encoding.
+    #[error("bad stack configuration")]
+    BadConfig,
     /// A count above the protocol's limits.
     #[error("{what} count {count} exceeds {max}")]
     TooMany {
@@ -335,6 +376,7 @@ pub fn encode(msg: &Message, key: Option<&[u8]>) -> Vec<u8> {
     out.push(match msg.body {
         Body::Advert(_) => TYPE_ADVERT,
         Body::Command(_) => TYPE_COMMAND,
+        Body::Config(_) => TYPE_CONFIG,
     });
     out.push(if key.is_some() { FLAG_HMAC } else { 0 });
     put_mac(&mut out, msg.sender);
@@ -349,6 +391,14 @@ pub fn encode(msg: &Message, key: Option<&[u8]>) -> Vec<u8> {
             match c.op {
                 CommandOp::SetPriority(p) => out.extend_from_slice(&[OP_SET_PRIORITY, p]),
             }
+        }
+        Body::Config(c) => {
+            put_mac(&mut out, c.origin);
+            out.extend_from_slice(&c.epoch.to_be_bytes());
+            out.extend_from_slice(&c.version.to_be_bytes());
+            let bytes = c.config.encode();
+            out.extend_from_slice(&(bytes.len() as u16).to_be_bytes());
+            out.extend_from_slice(&bytes);
         }
     }
     if let Some(key) = key {
@@ -380,6 +430,7 @@ fn encode_advert(out: &mut Vec<u8>, a: &Advert) {
     put_mac(out, a.standby);
     out.push(a.standby_rule);
     out.extend_from_slice(&a.version.to_be_bytes());
+    out.extend_from_slice(&a.config_version.to_be_bytes());
     out.push(adj.len() as u8);
     for j in adj {
         out.push(j.port.0);
@@ -390,6 +441,11 @@ fn encode_advert(out: &mut Vec<u8>, a: &Advert) {
     for &(mac, unit) in asg {
         put_mac(out, mac);
         out.push(unit);
+    }
+    let grace = &a.grace[..a.grace.len().min(MAX_GRACE)];
+    out.push(grace.len() as u8);
+    for &mac in grace {
+        put_mac(out, mac);
     }
 }
 
@@ -447,7 +503,7 @@ pub fn decode(bytes: &[u8], key: Option<&[u8]>) -> Result<Message, WireError> {
         return Err(WireError::Version(version));
     }
     let ty = r.u8()?;
-    if ty != TYPE_ADVERT && ty != TYPE_COMMAND {
+    if !matches!(ty, TYPE_ADVERT | TYPE_COMMAND | TYPE_CONFIG) {
         return Err(WireError::UnknownType(ty));
     }
     let flags = r.u8()?;
@@ -479,6 +535,19 @@ pub fn decode(bytes: &[u8], key: Option<&[u8]>) -> Result<Message, WireError> {
     let sender_port = StackPort(r.u8()?);
     let body_msg = if ty == TYPE_ADVERT {
         Body::Advert(decode_advert(&mut r)?)
+    } else if ty == TYPE_CONFIG {
+        let origin = r.mac()?;
+        let epoch = r.u32()?;
+        let version = r.u32()?;
+        let len = r.take(2)?;
+        let len = usize::from(u16::from_be_bytes([len[0], len[1]]));
+        let config = StackWideConfig::decode(r.take(len)?)?;
+        Body::Config(ConfigCopy {
+            origin,
+            epoch,
+            version,
+            config,
+        })
     } else {
         let origin = r.mac()?;
         let epoch = r.u32()?;
@@ -522,6 +591,7 @@ fn decode_advert(r: &mut Reader<'_>) -> Result<Advert, WireError> {
     let standby = r.mac()?;
     let standby_rule = r.u8()?;
     let version = r.u32()?;
+    let config_version = r.u32()?;
     let n = usize::from(r.u8()?);
     if n > MAX_ADJACENCIES {
         return Err(WireError::TooMany {
@@ -550,6 +620,18 @@ fn decode_advert(r: &mut Reader<'_>) -> Result<Advert, WireError> {
     for _ in 0..n {
         assignments.push((r.mac()?, r.u8()?));
     }
+    let n = usize::from(r.u8()?);
+    if n > MAX_GRACE {
+        return Err(WireError::TooMany {
+            what: "grace",
+            count: n,
+            max: MAX_GRACE,
+        });
+    }
+    let mut grace = Vec::with_capacity(n);
+    for _ in 0..n {
+        grace.push(r.mac()?);
+    }
     Ok(Advert {
         origin,
         seq,
@@ -560,12 +642,14 @@ fn decode_advert(r: &mut Reader<'_>) -> Result<Advert, WireError> {
         held: state & STATE_HELD != 0,
         complete: state & STATE_COMPLETE != 0,
         version,
+        config_version,
         epoch,
         master,
         standby,
         standby_rule,
         adjacencies,
         assignments,
+        grace,
     })
 }
 
@@ -587,6 +671,7 @@ mod tests {
                 held: false,
                 complete: true,
                 version: 0x0001_0200,
+                config_version: 77,
                 epoch: 3,
                 master: 0x0200_0000_0001,
                 standby: 0x0200_0000_0002,
@@ -597,6 +682,7 @@ mod tests {
                     neighbour_port: StackPort(1),
                 }],
                 assignments: vec![(0x0200_0000_0001, 1), (0x0200_0000_0002, 2)],
+                grace: vec![0x0200_0000_0003],
             }),
         }
     }
@@ -615,9 +701,24 @@ mod tests {
         }
     }
 
+    fn config() -> Message {
+        let mut c = StackWideConfig::default();
+        c.priorities.insert(2, 9);
+        Message {
+            sender: 0x0200_0000_0002,
+            sender_port: StackPort(0),
+            body: Body::Config(ConfigCopy {
+                origin: 0x0200_0000_0001,
+                epoch: 4,
+                version: c.version(),
+                config: c,
+            }),
+        }
+    }
+
     #[test]
     fn round_trips_with_and_without_key() {
-        for m in [sample(), command()] {
+        for m in [sample(), command(), config()] {
             assert_eq!(decode(&encode(&m, None), None), Ok(m.clone()));
             let k = Some(&b"secret"[..]);
             assert_eq!(decode(&encode(&m, k), k), Ok(m));

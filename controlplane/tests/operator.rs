@@ -1,42 +1,13 @@
 //! Operator commands (priority, standby, renumber, failover), the early end of the cold-boot
 //! window for a closed stack, and nonstop forwarding while a new master is chosen.
 
+mod common;
+use common::*;
+
 use std::time::Duration;
 
-use controlplane::harness::{Harness, UnitSpec};
+use controlplane::harness::Harness;
 use controlplane::{CommandError, Role, Rule, StackEvent};
-
-const BASE: u64 = 0x0200_0000_0000;
-
-fn specs(priorities: &[u8]) -> Vec<UnitSpec> {
-    priorities
-        .iter()
-        .enumerate()
-        .map(|(i, &p)| UnitSpec::new(BASE + 1 + i as u64, p))
-        .collect()
-}
-
-fn settled(h: &mut Harness) {
-    assert!(h.settle(), "did not settle");
-    h.check_one_master().unwrap();
-}
-
-fn master(h: &Harness) -> usize {
-    (0..h.len())
-        .find(|&i| h.view(i).is_some_and(|v| v.role == Role::Master))
-        .expect("a master")
-}
-
-fn unit_of(h: &Harness, i: usize) -> u8 {
-    h.view(i).unwrap().unit
-}
-
-fn last_rule(h: &Harness, i: usize, role: Role) -> Option<Rule> {
-    h.log.iter().rev().find_map(|(u, e)| match e {
-        StackEvent::RoleChanged { to, rule, .. } if *u == i && *to == role => Some(*rule),
-        _ => None,
-    })
-}
 
 #[test]
 fn a_closed_ring_elects_before_the_cold_boot_window_ends() {

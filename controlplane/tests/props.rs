@@ -135,6 +135,7 @@ fn sample(origin: u64, epoch: u32, seq: u32) -> Message {
             held: false,
             complete: false,
             version: 0,
+            config_version: 0,
             epoch,
             master: origin,
             standby: 0,
@@ -145,6 +146,7 @@ fn sample(origin: u64, epoch: u32, seq: u32) -> Message {
                 neighbour_port: StackPort(0),
             }],
             assignments: vec![(origin, 1), (BASE + 1, (epoch % 6) as u8 + 1)],
+            grace: vec![],
         }),
     }
 }

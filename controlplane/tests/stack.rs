@@ -1,37 +1,13 @@
 //! Stack manager scenarios on the deterministic harness: convergence, each election rule,
 //! standby, add/remove, splits and merges, unit numbers, a seventh unit, fencing, stack keys.
 
+mod common;
+use common::*;
+
 use std::time::Duration;
 
 use controlplane::harness::{Harness, UnitSpec};
 use controlplane::{Role, Rule, StackEvent, StackPort, TopologyKind};
-
-const BASE: u64 = 0x0200_0000_0000;
-
-fn specs(priorities: &[u8]) -> Vec<UnitSpec> {
-    priorities
-        .iter()
-        .enumerate()
-        .map(|(i, &p)| UnitSpec::new(BASE + 1 + i as u64, p))
-        .collect()
-}
-
-fn settled(h: &mut Harness) {
-    assert!(h.settle(), "did not settle");
-    h.check_one_master().unwrap();
-}
-
-fn master_of(h: &Harness, i: usize) -> Option<usize> {
-    h.view(i).and_then(|v| v.master).and_then(|m| h.index_of(m))
-}
-
-/// The rule logged when unit `i` last became `role`.
-fn rule_for(h: &Harness, i: usize, role: Role) -> Option<Rule> {
-    h.log.iter().rev().find_map(|(u, e)| match e {
-        StackEvent::RoleChanged { to, rule, .. } if *u == i && *to == role => Some(*rule),
-        _ => None,
-    })
-}
 
 fn check_all_forwarding(h: &Harness) {
     for comp in h.components() {
@@ -98,8 +74,8 @@ fn priority_decides() {
     let mut h = Harness::line(4, specs(&[1, 1, 1, 9, 1, 1]), true, 1);
     settled(&mut h);
     assert_eq!(master_of(&h, 0), Some(3));
-    assert_eq!(rule_for(&h, 3, Role::Master), Some(Rule::Priority));
-    assert_eq!(rule_for(&h, 5, Role::Member), Some(Rule::Priority));
+    assert_eq!(last_rule(&h, 3, Role::Master), Some(Rule::Priority));
+    assert_eq!(last_rule(&h, 5, Role::Member), Some(Rule::Priority));
 }
 
 #[test]
@@ -107,7 +83,7 @@ fn lowest_mac_decides_a_tie() {
     let mut h = Harness::line(5, specs(&[1; 3]), true, 1);
     settled(&mut h);
     assert_eq!(master_of(&h, 2), Some(0));
-    assert_eq!(rule_for(&h, 0, Role::Master), Some(Rule::LowestMac));
+    assert_eq!(last_rule(&h, 0, Role::Master), Some(Rule::LowestMac));
 }
 
 #[test]
@@ -120,7 +96,7 @@ fn uptime_decides() {
     h.connect(old, StackPort(0), young, StackPort(0));
     settled(&mut h);
     assert_eq!(master_of(&h, young), Some(old));
-    assert_eq!(rule_for(&h, old, Role::Master), Some(Rule::Uptime));
+    assert_eq!(last_rule(&h, old, Role::Master), Some(Rule::Uptime));
 }
 
 #[test]
@@ -132,7 +108,7 @@ fn incumbent_is_not_preempted() {
     settled(&mut h);
     assert_eq!(master_of(&h, big), Some(0));
     assert_eq!(h.view(big).unwrap().role, Role::Member);
-    assert_eq!(rule_for(&h, big, Role::Member), Some(Rule::Incumbent));
+    assert_eq!(last_rule(&h, big, Role::Member), Some(Rule::Incumbent));
     assert_eq!(h.view(0).unwrap().epoch, 1);
 }
 
@@ -141,7 +117,7 @@ fn priority_zero_is_never_master() {
     let mut h = Harness::line(8, specs(&[0, 1, 0]), true, 1);
     settled(&mut h);
     assert_eq!(master_of(&h, 0), Some(1));
-    assert_eq!(rule_for(&h, 1, Role::Master), Some(Rule::OnlyCandidate));
+    assert_eq!(last_rule(&h, 1, Role::Master), Some(Rule::OnlyCandidate));
     // Nobody eligible: no master, front ports held.
     let mut h = Harness::line(9, specs(&[0, 0, 0]), true, 1);
     settled(&mut h);
@@ -158,7 +134,7 @@ fn standby_elected_then_configured() {
     let mut h = Harness::line(10, specs(&[5, 1, 1, 3, 1, 1]), true, 1);
     settled(&mut h);
     assert_eq!(h.view(3).unwrap().role, Role::Standby);
-    assert_eq!(rule_for(&h, 3, Role::Standby), Some(Rule::Priority));
+    assert_eq!(last_rule(&h, 3, Role::Standby), Some(Rule::Priority));
 
     let mut s = specs(&[5, 1, 1, 3, 1, 1]);
     for (i, u) in s.iter_mut().enumerate() {
@@ -168,7 +144,7 @@ fn standby_elected_then_configured() {
     let mut h = Harness::line(11, s, true, 1);
     settled(&mut h);
     assert_eq!(h.view(4).unwrap().role, Role::Standby);
-    assert_eq!(rule_for(&h, 4, Role::Standby), Some(Rule::Configured));
+    assert_eq!(last_rule(&h, 4, Role::Standby), Some(Rule::Configured));
     assert_eq!(h.view(3).unwrap().role, Role::Member);
 }
 
@@ -187,7 +163,7 @@ fn standby_takes_over_when_the_master_dies_and_it_rejoins_as_member() {
     settled(&mut h);
     assert_eq!(master_of(&h, 3), Some(standby));
     assert_eq!(
-        rule_for(&h, standby, Role::Master),
+        last_rule(&h, standby, Role::Master),
         Some(Rule::StandbyTakeover)
     );
     assert_eq!(h.view(standby).unwrap().epoch, 2);
@@ -303,7 +279,7 @@ fn split_4_2_with_the_master_in_the_2_then_merge_fences_the_old_master() {
         assert!(h.view(i).unwrap().active);
     }
     assert_eq!(h.view(0).unwrap().role, Role::Member);
-    assert_eq!(rule_for(&h, 0, Role::Member), Some(Rule::HigherEpoch));
+    assert_eq!(last_rule(&h, 0, Role::Member), Some(Rule::HigherEpoch));
     check_all_forwarding(&h);
 }
 
@@ -322,7 +298,7 @@ fn isolated_master_is_stale_and_fenced_on_return() {
     // Higher priority does not save a stale master: the epoch fences it.
     assert_eq!(master_of(&h, 0), Some(new));
     assert_eq!(h.view(0).unwrap().role, Role::Member);
-    assert_eq!(rule_for(&h, 0, Role::Member), Some(Rule::HigherEpoch));
+    assert_eq!(last_rule(&h, 0, Role::Member), Some(Rule::HigherEpoch));
     check_all_forwarding(&h);
 }
 
@@ -349,7 +325,7 @@ fn merge_of_two_stacks_renumbers_clashes_to_the_lowest_free() {
     }
     let units: Vec<u8> = (0..6).map(|i| h.view(i).unwrap().unit).collect();
     assert_eq!(units, vec![1, 2, 3, 4, 5, 6]);
-    assert_eq!(rule_for(&h, 3, Role::Member), Some(Rule::LowestMac));
+    assert_eq!(last_rule(&h, 3, Role::Member), Some(Rule::LowestMac));
     assert!(h
         .log
         .iter()
@@ -370,7 +346,7 @@ fn a_seventh_unit_stays_unassigned() {
     assert_eq!(v.unit, 0);
     assert!(!v.active);
     assert_eq!(
-        rule_for(&h, seventh, Role::Unassigned),
+        last_rule(&h, seventh, Role::Unassigned),
         Some(Rule::NoFreeUnitNumber)
     );
     for i in 0..6 {

@@ -35,6 +35,11 @@ pub struct PortCounters {
     pub stack_loop_discards: u64,
     /// Stack hello/control frames handed to the control path.
     pub stack_control_punted: u64,
+    /// Stack control frames passed on to the other stack ports while no control plane is
+    /// attached here.
+    pub stack_control_relayed: u64,
+    /// Stack control frames dropped while no control plane is attached (hop limit spent).
+    pub stack_control_dropped: u64,
     /// Frames discarded from egress queues (port down, watchdog drop).
     pub tx_discards: u64,
     /// PFC frames received, per priority with its enable bit set.

@@ -133,6 +133,9 @@ impl PauseReceiver {
 
     /// When the pause of traffic class `tc` ends, if it is paused at `now`.
     pub fn tc_resumes_at(&self, tc: usize, now: Instant) -> Option<Instant> {
+        if now >= self.latest {
+            return None;
+        }
         (0..NUM_PRIORITIES)
             .filter(|&p| usize::from(self.tc_of[p]) == tc && now < self.until[p])
             .map(|p| self.until[p])

@@ -272,7 +272,22 @@ fn stack_frames_on_front_ports_and_control_frames_on_stack_ports() {
     assert!(drain(&mut e, us(1)).is_empty());
     assert_eq!(e.port_counters(p(0)).unwrap().rx_stack_on_front_discards, 1);
     assert_eq!(e.fdb().len(), 0);
-    // Hello and control frames go to the control path, whole.
+    // With no control plane attached, control frames pass through to the other stack ports,
+    // one hop less, and die when their hop limit is spent.
+    let mut relay = data_header(2, 1, 3);
+    relay.kind = StackFrameKind::Control;
+    e.handle_frame(us(1), p(S1), stacked(relay, &inner));
+    let out = drain(&mut e, us(1));
+    assert_eq!(ports(&out), vec![S2]);
+    let on = on_port(&out, p(S2));
+    assert_eq!(StackHeaderRepr::parse_frame(&on[0]).unwrap().hop_limit, 2);
+    relay.hop_limit = 1;
+    e.handle_frame(us(1), p(S1), stacked(relay, &inner));
+    assert!(drain(&mut e, us(1)).is_empty());
+    assert_eq!(e.port_counters(p(S1)).unwrap().stack_control_dropped, 1);
+    assert!(e.poll_packet_in().is_none());
+    // Attached: hello and control frames go to the control path, whole.
+    e.set_control_attached(true);
     let mut hello = data_header(2, 1, 1);
     hello.kind = StackFrameKind::Hello;
     let hf = stacked(hello, &inner);

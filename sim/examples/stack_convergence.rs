@@ -12,6 +12,10 @@
 //! * **convergence**: from the last `stackd` attaching to its dataplane (every manager
 //!   running, every stack link up) to the last role change of the formation (one master, one
 //!   standby, members), all units agreeing;
+//! * **warm restart**: the master's `stackd` is killed (SIGKILL) and started again 1 s later;
+//!   from its attaching to its dataplane (which kept its state) to the end of reconciliation
+//!   (resynchronised with the stack, everything re-written in one batch, stale entries
+//!   swept) — and whether anyone changed role (they must not);
 //! * **failover**: the master unit's processes are killed (SIGKILL); from the first survivor
 //!   that detects it (a stack link down, 3 missed hellos) to the standby's role change to
 //!   master.
@@ -47,6 +51,8 @@ fn main() {
     let base = std::env::temp_dir().join(format!("stackd-bench-{}", std::process::id()));
     let mut conv = Vec::new();
     let mut fail = Vec::new();
+    let mut warm = Vec::new();
+    let mut elections = 0;
     for run in 0..runs {
         let dir = base.join(format!("run{run}"));
         let _ = std::fs::remove_dir_all(&dir);
@@ -98,6 +104,38 @@ fn main() {
         };
         conv.push((formed_at - attached) * 1e3);
 
+        // Warm restart of the master's control plane.
+        let m = usize::from(master - 1);
+        let roles_before: usize = logs.iter().map(|l| lines(l, "role change").len()).sum();
+        let unit = stack.unit(master).expect("master unit");
+        unit.stackd.kill();
+        std::thread::sleep(Duration::from_secs(1));
+        unit.stackd.start().expect("restart stackd");
+        for _ in 0..500 {
+            if lines(&logs[m], "reconciliation with the dataplane done").len() >= 2 {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        std::thread::sleep(Duration::from_millis(200));
+        let att = lines(&logs[m], "attached to the dataplane");
+        let done = lines(&logs[m], "reconciliation with the dataplane done");
+        let roles_after: usize = logs.iter().map(|l| lines(l, "role change").len()).sum();
+        match (att.last(), done.last()) {
+            (Some(a), Some(d))
+                if att.len() >= 2 && done.len() >= 2 && a.1.contains("warm=true") =>
+            {
+                warm.push((d.0 - a.0) * 1e3);
+                if roles_after != roles_before {
+                    eprintln!(
+                        "run {run}: a role changed during the master's control-plane restart"
+                    );
+                    elections += 1;
+                }
+            }
+            _ => eprintln!("run {run}: the restarted stackd did not reconcile warm"),
+        }
+
         stack.kill_unit(master).expect("kill the master unit");
         for _ in 0..500 {
             if lines(&logs[standby], "to=Master").last().is_some() {
@@ -124,8 +162,9 @@ fn main() {
         }
         stack.stop();
         println!(
-            "run {run}: convergence {:.2} ms, failover {:.2} ms after detection",
+            "run {run}: convergence {:.2} ms, warm restart reconciled in {:.2} ms, failover {:.2} ms after detection",
             conv[conv.len() - 1],
+            warm.last().copied().unwrap_or(f64::NAN),
             fail.last().copied().unwrap_or(f64::NAN)
         );
     }
@@ -135,6 +174,10 @@ fn main() {
     };
     let (cm, cx) = summary(&mut conv);
     println!("{units}-unit ring, {runs} runs: convergence median {cm:.2} ms, max {cx:.2} ms");
+    if !warm.is_empty() {
+        let (wm, wx) = summary(&mut warm);
+        println!("master stackd warm restart, attach to reconciled: median {wm:.2} ms, max {wx:.2} ms; role changes during it: {elections} runs");
+    }
     if !fail.is_empty() {
         let (fm, fx) = summary(&mut fail);
         println!("failover after detection: median {fm:.2} ms, max {fx:.2} ms");

@@ -2,6 +2,7 @@
 //! management API.
 #![deny(unsafe_code)]
 
+use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -114,4 +115,49 @@ pub fn converged(views: &[pb::ShowSwitchResponse], units: usize) -> bool {
                 .count()
                 == 1
     })
+}
+
+/// The unit number of the member with MAC `mac` in a `show switch` answer (0 if absent).
+pub fn unit_of(view: &pb::ShowSwitchResponse, mac: u64) -> u8 {
+    view.members
+        .iter()
+        .find(|m| m.mac == mac)
+        .map_or(0, |m| m.unit as u8)
+}
+
+/// A host on unit `u`'s first front port: a UDP socket at the host end of its cable,
+/// connected to the switch end, reads timing out after 2 s.
+pub fn host_on(stack: &sim::launch::Stack, u: u8) -> UdpSocket {
+    let port = stack.units[usize::from(u - 1)].front[0];
+    let s = UdpSocket::bind(port.host).expect("bind the host end");
+    s.connect(port.switch).expect("connect to the switch end");
+    s.set_read_timeout(Some(Duration::from_secs(2)))
+        .expect("read timeout");
+    s
+}
+
+/// A 64-byte test frame from `src` to `dst` carrying `tag` (EtherType 0x88B6, the local
+/// experimental one).
+pub fn frame(dst: [u8; 6], src: [u8; 6], tag: u8) -> Vec<u8> {
+    let mut f = Vec::with_capacity(64);
+    f.extend_from_slice(&dst);
+    f.extend_from_slice(&src);
+    f.extend_from_slice(&[0x88, 0xb6]);
+    f.push(tag);
+    f.resize(64, 0);
+    f
+}
+
+/// Receives frames on `sock` until one carries `tag` (bounded: 64 frames or the socket's
+/// read timeout).
+pub fn receive_tagged(sock: &UdpSocket, tag: u8) -> bool {
+    let mut buf = [0u8; 2048];
+    for _ in 0..64 {
+        match sock.recv(&mut buf) {
+            Ok(n) if n >= 15 && buf[14] == tag => return true,
+            Ok(_) => continue,
+            Err(_) => return false,
+        }
+    }
+    false
 }

@@ -2,35 +2,13 @@
 //! master and one standby that all agree on, forward between hosts on different units, and
 //! when the master unit's processes are killed the standby becomes master.
 
-use std::net::UdpSocket;
 use std::time::Duration;
 
 use proto::stack::v1 as pb;
 use sim::launch::{LaunchSpec, Stack, Topology};
-use stackd_tests::{bin_dir, converged, test_dir, wait_for_stack};
-
-fn frame(dst: [u8; 6], src: [u8; 6], tag: u8) -> Vec<u8> {
-    let mut f = Vec::with_capacity(64);
-    f.extend_from_slice(&dst);
-    f.extend_from_slice(&src);
-    f.extend_from_slice(&[0x88, 0xb6]); // local experimental EtherType 2: test payload
-    f.push(tag);
-    f.resize(64, 0);
-    f
-}
-
-/// Receives frames on `sock` until one carries `tag` (bounded by the socket's timeout).
-fn receive_tagged(sock: &UdpSocket, tag: u8) -> bool {
-    let mut buf = [0u8; 2048];
-    for _ in 0..64 {
-        match sock.recv(&mut buf) {
-            Ok(n) if n >= 15 && buf[14] == tag => return true,
-            Ok(_) => continue,
-            Err(_) => return false,
-        }
-    }
-    false
-}
+use stackd_tests::{
+    bin_dir, converged, frame, host_on, receive_tagged, test_dir, unit_of, wait_for_stack,
+};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_units_elect_forward_and_survive_the_master() {
@@ -45,12 +23,7 @@ async fn three_units_elect_forward_and_survive_the_master() {
 
     let views = wait_for_stack(&sockets, Duration::from_secs(10), |v| converged(v, 3)).await;
     let master = views[0].master_mac;
-    let master_unit = views[0]
-        .members
-        .iter()
-        .find(|m| m.mac == master)
-        .map(|m| m.unit as u8)
-        .unwrap();
+    let master_unit = unit_of(&views[0], master);
     let standby = views[0]
         .members
         .iter()
@@ -74,19 +47,25 @@ async fn three_units_elect_forward_and_survive_the_master() {
         "stackctl: {text}{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    assert_eq!(text.matches("Master").count(), 1, "{text}");
-    assert_eq!(text.matches("Standby").count(), 1, "{text}");
-    assert_eq!(text.matches("Member").count(), 1, "{text}");
+    let roles: Vec<&str> = text
+        .lines()
+        .filter(|l| {
+            l.trim_start_matches(['*', ' '])
+                .starts_with(|c: char| c.is_ascii_digit())
+        })
+        .filter_map(|l| l.split_whitespace().nth(1))
+        .collect();
+    let count = |r: &str| roles.iter().filter(|x| **x == r).count();
+    assert_eq!(roles.len(), 3, "{text}");
+    assert_eq!(
+        (count("Master"), count("Standby"), count("Member")),
+        (1, 1, 1),
+        "{text}"
+    );
 
     // Hosts on the two units that are not the master talk through the stack.
     let others: Vec<u8> = (1..=3).filter(|u| *u != master_unit).collect();
-    let host = |u: u8| {
-        let s = UdpSocket::bind(stack.units[usize::from(u - 1)].front[0].host).unwrap();
-        s.connect(stack.units[usize::from(u - 1)].front[0].switch)
-            .unwrap();
-        s.set_read_timeout(Some(Duration::from_secs(2))).unwrap();
-        s
-    };
+    let host = |u: u8| host_on(&stack, u);
     let (a, b) = (host(others[0]), host(others[1]));
     let (mac_a, mac_b) = ([2, 0, 0, 0, 0, 0xa], [2, 0, 0, 0, 0, 0xb]);
     // A flooded frame from a teaches the stack where a is and reaches b; b answers unicast.
@@ -115,5 +94,163 @@ async fn three_units_elect_forward_and_survive_the_master() {
     assert!(views.iter().all(|v| v.epoch >= 2), "{views:#?}");
     a.send(&frame(mac_b, mac_a, 3)).unwrap();
     assert!(receive_tagged(&b, 3), "no forwarding after the failover");
+    stack.stop();
+}
+
+/// Secure stacking with real processes: two units share a stack key, the third has none (and
+/// the highest priority). The keyed pair forms a stack; the third can neither join it nor win
+/// its election, and stays a stack of its own.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_unit_without_the_stack_key_is_kept_out() {
+    let dir = test_dir("key");
+    let key = dir.join("stack.key");
+    std::fs::write(&key, "correct horse battery staple\n").unwrap();
+    let mut spec = LaunchSpec::new(3, Topology::Ring, dir.clone());
+    spec.bin_dir = bin_dir();
+    spec.priorities = vec![1, 1, 255];
+    for u in [1, 2] {
+        spec.stackd_extra
+            .push((u, vec!["--key-file".into(), key.display().to_string()]));
+    }
+    let mut stack = Stack::start(&spec).expect("launch the stack");
+    let sockets: Vec<_> = stack
+        .units
+        .iter()
+        .map(|u| u.stackd_socket.clone())
+        .collect();
+    let keyed = wait_for_stack(&sockets[..2], Duration::from_secs(10), |v| converged(v, 2)).await;
+    let intruder = stackd_tests::stackd(&sockets[2])
+        .await
+        .show_switch(pb::ShowSwitchRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(intruder.members.len(), 1, "{intruder:#?}");
+    for v in &keyed {
+        assert!(
+            v.members.iter().all(|m| m.mac != intruder.local_mac),
+            "the unkeyed unit got in: {v:#?}"
+        );
+        assert_ne!(v.master_mac, intruder.local_mac);
+    }
+    stack.stop();
+}
+
+/// Nonstop forwarding with real processes: the master's `stackd` is killed (kill -9) and
+/// started again. Its dataplane keeps forwarding; the other units keep it as master through
+/// the grace period (no election, the epoch stays); the restarted `stackd` resumes as master
+/// from its checkpoint; hosts on two units exchange frames throughout without a loss.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_masters_stackd_restarts_without_an_election_or_a_lost_frame() {
+    let mut spec = LaunchSpec::new(3, Topology::Ring, test_dir("nsf"));
+    spec.bin_dir = bin_dir();
+    let mut stack = Stack::start(&spec).expect("launch the stack");
+    let sockets: Vec<_> = stack
+        .units
+        .iter()
+        .map(|u| u.stackd_socket.clone())
+        .collect();
+    let views = wait_for_stack(&sockets, Duration::from_secs(10), |v| converged(v, 3)).await;
+    let (master, epoch) = (views[0].master_mac, views[0].epoch);
+    let master_unit = unit_of(&views[0], master);
+    let others: Vec<u8> = (1..=3).filter(|u| *u != master_unit).collect();
+    let host = |u: u8| host_on(&stack, u);
+    let (a, b) = (host(others[0]), host(others[1]));
+    let (mac_a, mac_b) = ([2, 0, 0, 0, 0, 0xa], [2, 0, 0, 0, 0, 0xb]);
+    a.send(&frame([0xff; 6], mac_a, 1)).unwrap();
+    assert!(receive_tagged(&b, 1));
+    b.send(&frame(mac_a, mac_b, 2)).unwrap();
+    assert!(receive_tagged(&a, 2));
+
+    stack.unit(master_unit).unwrap().stackd.kill();
+    // Past the 1 s advert hold time: without the grace period the master would be gone.
+    for tag in 10u8..25 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        a.send(&frame(mac_b, mac_a, tag)).unwrap();
+        assert!(
+            receive_tagged(&b, tag),
+            "frame {tag} lost while the master's stackd was down"
+        );
+    }
+    let survivors: Vec<_> = others
+        .iter()
+        .map(|u| sockets[usize::from(*u - 1)].clone())
+        .collect();
+    let views = wait_for_stack(&survivors, Duration::from_secs(2), |v| {
+        v.iter()
+            .all(|x| x.master_mac == master && x.epoch == epoch && x.active)
+    })
+    .await;
+    assert!(views.iter().all(|v| v.members.len() == 3), "{views:#?}");
+
+    stack.unit(master_unit).unwrap().stackd.start().unwrap();
+    stack
+        .unit(master_unit)
+        .unwrap()
+        .stackd
+        .wait_serving(Duration::from_secs(10))
+        .unwrap();
+    let views = wait_for_stack(&sockets, Duration::from_secs(10), |v| {
+        converged(v, 3) && v.iter().all(|x| x.master_mac == master && x.epoch == epoch)
+    })
+    .await;
+    let nsf = stackd_tests::stackd(&sockets[usize::from(master_unit - 1)])
+        .await
+        .show_nsf(pb::ShowNsfRequest {})
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(nsf.last_startup, "warm", "{nsf:#?}");
+    a.send(&frame(mac_b, mac_a, 99)).unwrap();
+    assert!(
+        receive_tagged(&b, 99),
+        "no forwarding after the restart: {views:#?}"
+    );
+    stack.stop();
+}
+
+/// A member's `dataplaned` dies and is started again, empty: its `stackd` reconnects and
+/// programs it again (routes, flood tree), and its host reaches the other units again. The
+/// other units keep forwarding between themselves throughout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restarted_dataplane_is_programmed_again_by_its_stackd() {
+    let mut spec = LaunchSpec::new(3, Topology::Ring, test_dir("dp-restart"));
+    spec.bin_dir = bin_dir();
+    let mut stack = Stack::start(&spec).expect("launch the stack");
+    let sockets: Vec<_> = stack
+        .units
+        .iter()
+        .map(|u| u.stackd_socket.clone())
+        .collect();
+    let views = wait_for_stack(&sockets, Duration::from_secs(10), |v| converged(v, 3)).await;
+    let master = views[0].master_mac;
+    let master_unit = unit_of(&views[0], master);
+    let victim = (1..=3).find(|u| *u != master_unit).unwrap();
+    let host = |u: u8| host_on(&stack, u);
+    let (m, v) = (host(master_unit), host(victim));
+    let (mac_m, mac_v) = ([2, 0, 0, 0, 0, 0x1], [2, 0, 0, 0, 0, 0x2]);
+    m.send(&frame([0xff; 6], mac_m, 1)).unwrap();
+    assert!(receive_tagged(&v, 1));
+
+    let unit = stack.unit(victim).unwrap();
+    unit.dataplaned.kill();
+    unit.dataplaned.start().unwrap();
+    unit.dataplaned
+        .wait_serving(Duration::from_secs(10))
+        .unwrap();
+    // Its stackd reconnects and programs it; flooding and unicast cross the stack again.
+    let mut ok = false;
+    for tag in 2u8..60 {
+        v.send(&frame([0xff; 6], mac_v, tag)).unwrap();
+        if receive_tagged(&m, tag) {
+            ok = true;
+            break;
+        }
+    }
+    assert!(ok, "the restarted dataplane was not programmed again");
+    m.send(&frame(mac_v, mac_m, 99)).unwrap();
+    assert!(receive_tagged(&v, 99));
+    let views = wait_for_stack(&sockets, Duration::from_secs(10), |v| converged(v, 3)).await;
+    assert!(views.iter().all(|x| x.master_mac == master), "{views:#?}");
     stack.stop();
 }

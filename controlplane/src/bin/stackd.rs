@@ -51,6 +51,10 @@ struct Args {
     /// File holding the stack key (secure stacking: every stack control message is signed).
     #[arg(long)]
     key_file: Option<PathBuf>,
+    /// The stack configuration file (TOML: standby, priorities, static MACs), applied and
+    /// replicated when this unit is master; SIGHUP reloads it.
+    #[arg(long)]
+    stack_config: Option<PathBuf>,
     /// Advert refresh interval in milliseconds (default 250).
     #[arg(long)]
     advert_interval_ms: Option<u64>,
@@ -61,17 +65,14 @@ struct Args {
     /// rest of the stack before it may elect (a closed ring does not wait).
     #[arg(long)]
     cold_boot_window_ms: Option<u64>,
+    /// Grace period in milliseconds (default 10000): how long a neighbour whose control plane
+    /// restarts (its dataplane's hellos say "control detached") is kept as it was.
+    #[arg(long)]
+    grace_period_ms: Option<u64>,
 }
 
 fn main() -> ExitCode {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
-        )
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    dataplane::daemon::init_logging();
     let args = Args::parse();
     let flags = StackdFlags {
         unit: args.unit,
@@ -83,9 +84,11 @@ fn main() -> ExitCode {
         state_dir: args.state_dir,
         stack_ports: args.stack_ports,
         key_file: args.key_file,
+        stack_config: args.stack_config,
         advert_interval_ms: args.advert_interval_ms,
         hold_time_ms: args.hold_time_ms,
         cold_boot_window_ms: args.cold_boot_window_ms,
+        grace_period_ms: args.grace_period_ms,
     };
     let cfg = match StackdConfig::load(args.config.as_deref(), flags) {
         Ok(c) => c,
@@ -141,21 +144,11 @@ async fn run(cfg: StackdConfig) -> Result<(), String> {
         });
     let server = tokio::spawn(server);
     tracing::info!(socket = %socket.display(), "stackd serving");
-    let result = driver.run(mgmt_rx, shutdown_signal()).await;
+    let result = driver
+        .run(mgmt_rx, dataplane::daemon::shutdown_signal())
+        .await;
     let _ = stop_tx.send(true);
     let _ = server.await;
     let _ = std::fs::remove_file(&socket);
     result.map_err(|e| e.to_string())
-}
-
-async fn shutdown_signal() {
-    use tokio::signal::unix::{signal, SignalKind};
-    let mut term = match signal(SignalKind::terminate()) {
-        Ok(s) => s,
-        Err(_) => return std::future::pending().await,
-    };
-    tokio::select! {
-        _ = term.recv() => tracing::info!("SIGTERM: shutting down"),
-        _ = tokio::signal::ctrl_c() => tracing::info!("SIGINT: shutting down"),
-    }
 }

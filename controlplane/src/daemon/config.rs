@@ -10,12 +10,14 @@
 //! state_dir = "/var/lib/stackd/unit1"          # stored unit number, priority, standby
 //! stack_ports = ["1/1", "1/2"]    # the dataplane's stack ports in order (default: all of slot 1)
 //! key_file = "/etc/stackd/stack.key"          # secure stacking: the stack key (optional)
+//! stack_config = "/etc/stackd/stack.toml"     # stack-wide config, applied as master (optional)
 //!
 //! [timers]
 //! advert_interval_ms = 250
 //! hold_time_ms = 1000
 //! cold_boot_window_ms = 2000
 //! reconcile_timeout_ms = 10000
+//! grace_period_ms = 10000         # a neighbour whose control plane restarts is kept this long
 //! ```
 //!
 //! Every error names the file, line and column (or the flag) and what was expected.
@@ -50,6 +52,9 @@ pub struct StackdConfig {
     pub stack_ports: Option<Vec<PortId>>,
     /// The stack key (secure stacking).
     pub key: Option<Vec<u8>>,
+    /// The operator's stack configuration file (applied when this unit is master; reloaded
+    /// on SIGHUP).
+    pub stack_config: Option<PathBuf>,
     /// Advert refresh interval.
     pub advert_interval: Duration,
     /// Advert lifetime without a refresh.
@@ -58,6 +63,8 @@ pub struct StackdConfig {
     pub cold_boot_window: Duration,
     /// How long the dataplane waits for reconciliation after an attach before sweeping.
     pub reconcile_timeout: Duration,
+    /// How long a neighbour whose control plane detached is kept (nonstop forwarding).
+    pub grace_period: Duration,
 }
 
 /// A configuration that cannot be used.
@@ -110,6 +117,7 @@ struct FileConfig {
     state_dir: Option<PathBuf>,
     stack_ports: Option<Vec<Spanned<String>>>,
     key_file: Option<PathBuf>,
+    stack_config: Option<PathBuf>,
     #[serde(default)]
     timers: FileTimers,
 }
@@ -121,6 +129,7 @@ struct FileTimers {
     hold_time_ms: Option<Spanned<u64>>,
     cold_boot_window_ms: Option<Spanned<u64>>,
     reconcile_timeout_ms: Option<Spanned<u64>>,
+    grace_period_ms: Option<Spanned<u64>>,
 }
 
 /// What the command line sets (each overrides the file).
@@ -144,12 +153,16 @@ pub struct StackdFlags {
     pub stack_ports: Vec<String>,
     /// `--key-file`.
     pub key_file: Option<PathBuf>,
+    /// `--stack-config`.
+    pub stack_config: Option<PathBuf>,
     /// `--advert-interval-ms`.
     pub advert_interval_ms: Option<u64>,
     /// `--hold-time-ms`.
     pub hold_time_ms: Option<u64>,
     /// `--cold-boot-window-ms`.
     pub cold_boot_window_ms: Option<u64>,
+    /// `--grace-period-ms`.
+    pub grace_period_ms: Option<u64>,
 }
 
 /// Parses `aa:bb:cc:dd:ee:ff` (or `-` separators) into 48 bits.
@@ -328,6 +341,7 @@ impl StackdConfig {
                 .unwrap_or_else(|| default_state_dir(unit)),
             stack_ports,
             key,
+            stack_config: flags.stack_config.or(f.stack_config),
             advert_interval: ms(
                 flags.advert_interval_ms,
                 &t.advert_interval_ms,
@@ -354,6 +368,13 @@ impl StackdConfig {
                 &t.reconcile_timeout_ms,
                 10_000,
                 "timers.reconcile_timeout_ms",
+                &at,
+            )?,
+            grace_period: ms(
+                flags.grace_period_ms,
+                &t.grace_period_ms,
+                10_000,
+                "timers.grace_period_ms",
                 &at,
             )?,
         })

@@ -49,6 +49,9 @@ pub enum DriverError {
     /// The unit state could not be read or written.
     #[error(transparent)]
     State(#[from] super::state::StateError),
+    /// The startup stack configuration file is unusable.
+    #[error(transparent)]
+    StackFile(#[from] super::stack_file::StackFileError),
     /// The dataplane's ports do not match the configuration.
     #[error("dataplane at {path}: {message}")]
     Ports {
@@ -113,6 +116,8 @@ pub struct Driver {
     renumber: Option<u8>,
     dataplane_tx: watch::Sender<Option<DataplaneClient<Channel>>>,
     refused: u64,
+    /// The stack configuration held at boot (the operator's file, else the stored copy).
+    boot_stack_config: Option<crate::stack_config::StackWideConfig>,
 }
 
 impl Driver {
@@ -135,7 +140,14 @@ impl Driver {
                 generation: 0,
             },
         };
+        let stored = cfg.state_dir.join("stack.toml");
+        let boot_stack_config = match (&cfg.stack_config, stored.exists()) {
+            (Some(file), _) => Some(super::stack_file::load(file)?),
+            (None, true) => Some(super::stack_file::load(&stored)?),
+            (None, false) => None,
+        };
         Ok(Driver {
+            boot_stack_config,
             cfg,
             state_file,
             state,
@@ -162,6 +174,8 @@ impl Driver {
     ) -> Result<(), DriverError> {
         tokio::pin!(shutdown);
         let mut announced = false;
+        let mut hangup =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()).ok();
         loop {
             let session = tokio::select! {
                 _ = &mut shutdown => return Ok(()),
@@ -187,7 +201,9 @@ impl Driver {
             };
             announced = false;
             let _ = self.dataplane_tx.send(Some(session.client.clone()));
-            let end = self.serve(&mut session, &mut mgmt, &mut shutdown).await;
+            let end = self
+                .serve(&mut session, &mut mgmt, &mut shutdown, hangup.as_mut())
+                .await;
             let _ = self.dataplane_tx.send(None);
             match end {
                 Ok(true) => return Ok(()),
@@ -272,6 +288,21 @@ impl Driver {
                 sc.hold_time = self.cfg.hold_time;
                 sc.cold_boot_window = self.cfg.cold_boot_window;
                 sc.version = version_code();
+                sc.stack_config = self.boot_stack_config.take();
+                sc.grace_period = self.cfg.grace_period;
+                // A control-plane restart over a dataplane that kept its state resumes from
+                // the checkpoint; anything else boots cold.
+                let cp_path = self.cfg.state_dir.join("checkpoint.toml");
+                if self.nsf.warm {
+                    match super::state::CheckpointFile::load(&cp_path) {
+                        Ok(Some(cp)) => sc.resume = cp.to_checkpoint(),
+                        Ok(None) => {}
+                        Err(e) => warn!("{e}: booting cold"),
+                    }
+                }
+                if let Some(s) = &sc.stack_config {
+                    sc.standby = s.standby.or(sc.standby);
+                }
                 self.mgr = Some(StackManager::new(sc, now));
             }
             Some(m) => {
@@ -358,6 +389,7 @@ impl Driver {
         s: &mut Session,
         mgmt: &mut mpsc::Receiver<MgmtRequest>,
         shutdown: &mut std::pin::Pin<&mut impl std::future::Future<Output = ()>>,
+        mut hangup: Option<&mut tokio::signal::unix::Signal>,
     ) -> Result<bool, DriverError> {
         self.pump(s).await?;
         loop {
@@ -381,6 +413,12 @@ impl Driver {
                     }
                 },
                 Some(req) = mgmt.recv() => self.on_mgmt(s, req).await,
+                Some(()) = async {
+                    match hangup.as_mut() {
+                        Some(h) => h.recv().await,
+                        None => std::future::pending().await,
+                    }
+                } => self.reload_stack_config(),
                 _ = tokio::time::sleep_until(deadline.into()) => {
                     let now = self.now();
                     if let Some(m) = self.mgr.as_mut() {
@@ -403,9 +441,17 @@ impl Driver {
                 let Some(sp) = p.port.as_ref().and_then(|r| ports.stack_port(r)) else {
                     return;
                 };
+                let relayed = control_frame::relayed(&p.frame);
                 let result = control_frame::decode(&p.frame)
                     .map_err(|e| e.to_string())
-                    .and_then(|msg| mgr.handle_message(now, sp, msg).map_err(|e| e.to_string()));
+                    .and_then(|msg| {
+                        if relayed {
+                            mgr.handle_relayed_message(now, sp, msg)
+                        } else {
+                            mgr.handle_message(now, sp, msg)
+                        }
+                        .map_err(|e| e.to_string())
+                    });
                 if let Err(e) = result {
                     self.refused += 1;
                     debug!(port = sp.0, error = %e, "stack control frame refused");
@@ -428,11 +474,15 @@ impl Driver {
             Some(Msg::Event(dp::Event {
                 kind: Some(dp::event::Kind::NeighborControl(n)),
             })) => {
-                info!(
-                    neighbor_unit = n.neighbor_unit,
-                    attached = n.attached,
-                    "neighbour's control plane"
-                );
+                if let Some(sp) = n.port.as_ref().and_then(|r| ports.stack_port(r)) {
+                    debug!(
+                        stack_port = sp.0,
+                        neighbor_unit = n.neighbor_unit,
+                        attached = n.attached,
+                        "neighbour's control plane"
+                    );
+                    mgr.handle_neighbour_control(now, sp, n.attached);
+                }
             }
             Some(Msg::Swept(sw)) => {
                 info!(entries = sw.entries, reason = %sw.reason, "dataplane swept stale entries");
@@ -466,7 +516,7 @@ impl Driver {
             }
         }
         while let Some(w) = mgr.poll_write() {
-            self.held_back.extend(to_updates(&w, ports));
+            self.held_back.extend(to_updates(&w, ports, unit));
         }
         let mut persist = false;
         while let Some(e) = mgr.poll_event() {
@@ -477,6 +527,19 @@ impl Driver {
                     persist = true;
                 }
                 StackEvent::UnitRenumbered { to, .. } if to != 0 => self.renumber = Some(to),
+                StackEvent::CheckpointChanged(cp) => {
+                    let path = self.cfg.state_dir.join("checkpoint.toml");
+                    if let Err(e) = super::state::CheckpointFile::from_checkpoint(&cp).store(&path)
+                    {
+                        error!("{e}");
+                    }
+                }
+                StackEvent::StackConfigChanged(c) => {
+                    let path = self.cfg.state_dir.join("stack.toml");
+                    if let Err(e) = super::stack_file::store(&path, &c) {
+                        error!("{e}");
+                    }
+                }
                 StackEvent::RoleChanged {
                     from,
                     to,
@@ -492,8 +555,9 @@ impl Driver {
             self.state_file.store(&self.state)?;
         }
         if self.nsf.reconciling {
-            let decided =
-                mgr.view(now).master.is_some() || self.epoch.elapsed() >= self.cfg.cold_boot_window;
+            let decided = !mgr.resyncing()
+                && (mgr.view(now).master.is_some()
+                    || self.epoch.elapsed() >= self.cfg.cold_boot_window);
             if self.nsf.warm && !decided {
                 return Ok(());
             }
@@ -548,6 +612,29 @@ impl Driver {
             Err(e) => error!(updates = n, error = %e.message(), "dataplane write failed"),
         }
         Ok(())
+    }
+
+    /// SIGHUP: reads the operator's stack configuration file again and, as master, applies
+    /// it. A bad file is reported and changes nothing.
+    fn reload_stack_config(&mut self) {
+        let Some(path) = self.cfg.stack_config.clone() else {
+            info!("SIGHUP: no --stack-config file to reload");
+            return;
+        };
+        let now = self.now();
+        let config = match super::stack_file::load(&path) {
+            Ok(c) => c,
+            Err(e) => {
+                error!("stack configuration not applied, the running one stays: {e}");
+                return;
+            }
+        };
+        if let Some(m) = self.mgr.as_mut() {
+            match m.set_stack_config(now, config) {
+                Ok(()) => info!(path = %path.display(), "SIGHUP: stack configuration reloaded"),
+                Err(e) => warn!("SIGHUP: stack configuration not applied: {e}"),
+            }
+        }
     }
 
     fn answer_detached(&mut self, req: MgmtRequest) {
@@ -667,8 +754,9 @@ fn command_status(e: CommandError) -> Status {
     }
 }
 
-/// The dataplane updates for one manager write.
-fn to_updates(w: &DataplaneWrite, ports: &PortMap) -> Vec<dp::Update> {
+/// The dataplane updates for one manager write; `unit` is this unit's number (a static MAC on
+/// one of its own front ports is local, elsewhere remote).
+fn to_updates(w: &DataplaneWrite, ports: &PortMap, unit: u8) -> Vec<dp::Update> {
     use dp::update::{Entity, Op};
     let port = |sp: StackPort| ports.stack.get(usize::from(sp.0)).copied();
     let update = |op: Op, entity| dp::Update {
@@ -699,6 +787,35 @@ fn to_updates(w: &DataplaneWrite, ports: &PortMap) -> Vec<dp::Update> {
             Op::Set,
             Entity::FloodTree(dp::FloodTree {
                 ports: list.iter().filter_map(|p| port(*p)).collect(),
+            }),
+        )],
+        DataplaneWrite::SetStaticMac(m) => {
+            let dest = if m.unit == unit {
+                dp::fdb_destination::Dest::Local(dp::PortRef {
+                    slot: 0,
+                    port: u32::from(m.port),
+                })
+            } else {
+                dp::fdb_destination::Dest::Remote(dp::RemotePort {
+                    unit: u32::from(m.unit),
+                    port: u32::from(m.port),
+                })
+            };
+            vec![update(
+                Op::Set,
+                Entity::Fdb(dp::StaticFdbEntry {
+                    vid: u32::from(m.vid),
+                    mac: m.mac,
+                    dest: Some(dp::FdbDestination { dest: Some(dest) }),
+                }),
+            )]
+        }
+        DataplaneWrite::DeleteStaticMac(vid, mac) => vec![update(
+            Op::Delete,
+            Entity::Fdb(dp::StaticFdbEntry {
+                vid: u32::from(*vid),
+                mac: *mac,
+                dest: None,
             }),
         )],
         DataplaneWrite::HoldFrontPorts(hold) => ports
@@ -739,7 +856,7 @@ mod tests {
             primary: vec![StackPort(1)],
             backup: Some(vec![StackPort(0)]),
         };
-        let u = to_updates(&DataplaneWrite::SetRoute(r), &ports);
+        let u = to_updates(&DataplaneWrite::SetRoute(r), &ports, 1);
         assert_eq!(
             u[0].entity,
             Some(dp::update::Entity::StackRoute(dp::StackRoute {
@@ -749,7 +866,7 @@ mod tests {
             }))
         );
         assert_eq!(
-            to_updates(&DataplaneWrite::HoldFrontPorts(true), &ports).len(),
+            to_updates(&DataplaneWrite::HoldFrontPorts(true), &ports, 1).len(),
             2
         );
         assert_eq!(

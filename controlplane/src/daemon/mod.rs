@@ -6,6 +6,7 @@ pub mod config;
 pub mod driver;
 pub mod mgmt;
 mod show;
+pub mod stack_file;
 pub mod state;
 pub mod uds;
 

@@ -29,6 +29,89 @@ pub struct UnitState {
     pub generation: u64,
 }
 
+/// A unit's checkpoint as stored (`STATE_DIR/checkpoint.toml`): what a restarted control
+/// plane resumes from when its dataplane kept its state.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckpointFile {
+    /// `joining`, `member`, `standby`, `master` or `unassigned`.
+    pub role: String,
+    /// The master epoch.
+    pub epoch: u32,
+    /// The master's MAC (48 bits; 0 = none).
+    pub master: u64,
+    /// The standby's MAC (0 = none).
+    pub standby: u64,
+    /// The rule that named the standby (its code).
+    pub standby_rule: u8,
+    /// Front ports held.
+    pub held: bool,
+    /// The unit table: (MAC, number).
+    pub table: Vec<(u64, u8)>,
+}
+
+impl CheckpointFile {
+    /// The stored form of `cp`.
+    pub fn from_checkpoint(cp: &crate::Checkpoint) -> Self {
+        use crate::Role;
+        CheckpointFile {
+            role: match cp.role {
+                Role::Joining => "joining",
+                Role::Member => "member",
+                Role::Standby => "standby",
+                Role::Master => "master",
+                Role::Unassigned => "unassigned",
+            }
+            .into(),
+            epoch: cp.epoch,
+            master: cp.master,
+            standby: cp.standby.0,
+            standby_rule: cp.standby.1,
+            held: cp.held,
+            table: cp.table.clone(),
+        }
+    }
+
+    /// The checkpoint, or `None` when the role is unknown.
+    pub fn to_checkpoint(&self) -> Option<crate::Checkpoint> {
+        use crate::Role;
+        let role = match self.role.as_str() {
+            "joining" => Role::Joining,
+            "member" => Role::Member,
+            "standby" => Role::Standby,
+            "master" => Role::Master,
+            "unassigned" => Role::Unassigned,
+            _ => return None,
+        };
+        Some(crate::Checkpoint {
+            role,
+            epoch: self.epoch,
+            master: self.master,
+            standby: (self.standby, self.standby_rule),
+            table: self.table.clone(),
+            held: self.held,
+        })
+    }
+
+    /// Stores it at `path` atomically.
+    pub fn store(&self, path: &Path) -> Result<(), StateError> {
+        let err = |source| StateError::Write {
+            path: path.to_path_buf(),
+            source,
+        };
+        let text = toml::to_string(self).map_err(|e| err(std::io::Error::other(e)))?;
+        write_atomically(path, text.as_bytes()).map_err(err)
+    }
+
+    /// The checkpoint stored at `path`, if any.
+    pub fn load(path: &Path) -> Result<Option<Self>, StateError> {
+        if !path.exists() {
+            return Ok(None);
+        }
+        Ok(Some(read_toml::<CheckpointFile>(path)?.0))
+    }
+}
+
 /// The state file could not be read or written.
 #[derive(Debug, Error)]
 pub enum StateError {
@@ -78,23 +161,33 @@ impl StateFile {
             path: self.path.clone(),
             source,
         };
-        let dir = self.path.parent().unwrap_or(Path::new("."));
-        std::fs::create_dir_all(dir).map_err(err)?;
         let text = toml::to_string(state).map_err(|e| err(std::io::Error::other(e)))?;
-        let tmp = dir.join(format!(".state.toml.{}.tmp", std::process::id()));
-        let result = (|| {
-            let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(b"# stackd unit state: written by stackd, atomically. Edit only while stackd is stopped.\n")?;
-            f.write_all(text.as_bytes())?;
-            f.sync_all()?;
-            std::fs::rename(&tmp, &self.path)?;
-            std::fs::File::open(dir)?.sync_all()
-        })();
-        if result.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
-        result.map_err(err)
+        let text = format!("# stackd unit state: written by stackd, atomically. Edit only while stackd is stopped.\n{text}");
+        write_atomically(&self.path, text.as_bytes()).map_err(err)
     }
+}
+
+/// Replaces `path` with `bytes` atomically: a temporary file in the same directory, fsync,
+/// rename over `path`, fsync of the directory. A crash leaves the old file or the new one.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)?;
+        std::fs::File::open(dir)?.sync_all()
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
 }
 
 #[cfg(test)]
@@ -128,6 +221,23 @@ mod tests {
             .map(|e| e.unwrap().file_name())
             .collect();
         assert_eq!(names, vec![std::ffi::OsString::from("state.toml")]);
+    }
+
+    #[test]
+    fn checkpoints_round_trip() {
+        let d = dir("cp");
+        let cp = crate::Checkpoint {
+            role: crate::Role::Master,
+            epoch: 3,
+            master: 0x0253_544b_0001,
+            standby: (0x0253_544b_0002, 4),
+            table: vec![(0x0253_544b_0001, 1), (0x0253_544b_0002, 2)],
+            held: false,
+        };
+        let path = d.join("checkpoint.toml");
+        CheckpointFile::from_checkpoint(&cp).store(&path).unwrap();
+        let back = CheckpointFile::load(&path).unwrap().unwrap();
+        assert_eq!(back.to_checkpoint(), Some(cp));
     }
 
     #[test]

@@ -35,21 +35,27 @@ use tracing::{debug, info, warn};
 use crate::database::{Database, Offer};
 use crate::election::{self, Candidate, Rule};
 use crate::program::{DataplaneWrite, Programmed, Route};
+use crate::stack_config::StackWideConfig;
 use crate::topology::Graph;
 use crate::wire::{self, Adjacency, Advert, Body, Mac, Macs, Message, Role, StackPort};
 
 pub use crate::api::{
-    CommandError, LinkState, MemberView, MessageError, Persisted, StackConfig, StackEvent,
-    StackPortView, StackView,
+    Checkpoint, CommandError, LinkState, MemberView, MessageError, Persisted, StackConfig,
+    StackEvent, StackPortView, StackView,
 };
 
+mod nsf;
 mod operator;
+mod replication;
 
 #[derive(Clone, Copy, Debug)]
 struct PortState {
     up: bool,
     neighbour: Option<(u64, StackPort)>,
     heard: Instant,
+    /// The neighbour's control plane is detached (its hellos say so): it is kept, and
+    /// vouched for in our adverts, until then.
+    grace_until: Option<Instant>,
 }
 
 /// The stack manager of one unit.
@@ -81,6 +87,12 @@ pub struct StackManager {
     /// As master: priorities ordered for other units, re-sent until their adverts show them.
     pending_priority: BTreeMap<u64, u8>,
     command_seq: u32,
+    /// The stack configuration held (as master: the running one).
+    stack_config: Option<StackWideConfig>,
+    /// Resumed from a checkpoint and not yet heard from every unit of it: decisions wait.
+    resyncing: bool,
+    /// The checkpoint as last reported.
+    last_checkpoint: Option<Checkpoint>,
 }
 
 impl StackManager {
@@ -96,11 +108,20 @@ impl StackManager {
                         up: false,
                         neighbour: None,
                         heard: now,
+                        grace_until: None,
                     },
                 )
             })
             .collect();
+        let stack_config = cfg.stack_config.clone();
+        let mut cfg = cfg;
+        if let Some(sc) = &stack_config {
+            cfg.standby = sc.standby.or(cfg.standby);
+        }
         let mut m = StackManager {
+            stack_config,
+            resyncing: false,
+            last_checkpoint: None,
             db: Database::new(cfg.hold_time),
             cfg,
             boot: now,
@@ -126,6 +147,9 @@ impl StackManager {
             pending_priority: BTreeMap::new(),
             command_seq: 0,
         };
+        if let Some(cp) = m.cfg.resume.take() {
+            m.resume(cp, now);
+        }
         m.recompute(now);
         m
     }
@@ -174,6 +198,28 @@ impl StackManager {
         port: StackPort,
         bytes: &[u8],
     ) -> Result<(), MessageError> {
+        self.receive(now, port, bytes, false)
+    }
+
+    /// Bytes that arrived on a stack link relayed by a neighbour whose control plane is away
+    /// (its dataplane passed them on): taken like any message, but the sender is not the
+    /// neighbour on that link, so nothing is learned about the link from it.
+    pub fn handle_relayed_message(
+        &mut self,
+        now: Instant,
+        port: StackPort,
+        bytes: &[u8],
+    ) -> Result<(), MessageError> {
+        self.receive(now, port, bytes, true)
+    }
+
+    fn receive(
+        &mut self,
+        now: Instant,
+        port: StackPort,
+        bytes: &[u8],
+        relayed: bool,
+    ) -> Result<(), MessageError> {
         let p = *self
             .ports
             .get(&port)
@@ -185,7 +231,7 @@ impl StackManager {
         if msg.sender == self.cfg.mac {
             return Err(MessageError::Looped);
         }
-        if let Some(p) = self.ports.get_mut(&port) {
+        if let Some(p) = self.ports.get_mut(&port).filter(|_| !relayed) {
             p.neighbour = Some((msg.sender, msg.sender_port));
             p.heard = now;
         }
@@ -193,6 +239,10 @@ impl StackManager {
             Body::Advert(a) => a,
             Body::Command(c) => {
                 self.handle_command(now, port, msg.sender, c);
+                return Ok(());
+            }
+            Body::Config(c) => {
+                self.handle_config(now, port, msg.sender, c);
                 return Ok(());
             }
         };
@@ -204,17 +254,13 @@ impl StackManager {
                 self.last_sent = None;
             }
         } else if self.db.offer(now, port, advert.clone()) == Offer::Accepted {
-            // Flood on, but not back to the unit it came from (on any link of the trunk).
-            let sender = msg.sender;
-            let out: Vec<StackPort> = self
-                .ports
-                .iter()
-                .filter(|(q, p)| p.up && **q != port && p.neighbour.map(|n| n.0) != Some(sender))
-                .map(|(q, _)| *q)
-                .collect();
-            for q in out {
-                self.send_on(q, &advert);
+            // Units the origin vouches for live on while it does.
+            for &g in &advert.grace {
+                if g != self.cfg.mac {
+                    self.db.vouch(g, now + self.cfg.hold_time);
+                }
             }
+            self.flood_on(port, msg.sender, &Body::Advert(advert.clone()));
         }
         self.recompute(now);
         Ok(())
@@ -222,10 +268,12 @@ impl StackManager {
 
     /// Timers: advert refresh, ageing, the end of the cold-boot window.
     pub fn handle_timeout(&mut self, now: Instant) {
+        self.expire_grace(now);
         self.db.expire(now);
         let hold = self.cfg.hold_time;
         for p in self.ports.values_mut() {
-            if p.neighbour.is_some() && now.saturating_since(p.heard) >= hold {
+            let graced = p.grace_until.is_some_and(|g| now < g);
+            if p.neighbour.is_some() && !graced && now.saturating_since(p.heard) >= hold {
                 p.neighbour = None;
             }
         }
@@ -257,8 +305,11 @@ impl StackManager {
             t = t.min(e);
         }
         for p in self.ports.values() {
-            if p.neighbour.is_some() {
-                t = t.min(p.heard + self.cfg.hold_time);
+            match p.grace_until {
+                // A graced neighbour is not aged until its grace ends.
+                Some(g) => t = t.min(g),
+                None if p.neighbour.is_some() => t = t.min(p.heard + self.cfg.hold_time),
+                None => {}
             }
         }
         if !self.window_over {
@@ -313,6 +364,11 @@ impl StackManager {
             .collect()
     }
 
+    /// The stack configuration this unit holds.
+    pub fn stack_config(&self) -> Option<&StackWideConfig> {
+        self.stack_config.as_ref()
+    }
+
     /// Forgets what the dataplane was programmed with and queues the whole desired state again
     /// (a restarted dataplane, or one whose state is unknown).
     pub fn reprogram(&mut self) {
@@ -326,6 +382,20 @@ impl StackManager {
 
     fn send_on(&mut self, port: StackPort, advert: &Advert) {
         self.send_body(port, Body::Advert(advert.clone()));
+    }
+
+    /// Floods `body` on: out of every up stack port but `port` it came in on, and not back
+    /// to the unit that sent it (on any link of that trunk).
+    fn flood_on(&mut self, port: StackPort, sender: u64, body: &Body) {
+        let out: Vec<StackPort> = self
+            .ports
+            .iter()
+            .filter(|(q, p)| p.up && **q != port && p.neighbour.map(|n| n.0) != Some(sender))
+            .map(|(q, _)| *q)
+            .collect();
+        for q in out {
+            self.send_body(q, body.clone());
+        }
     }
 
     fn send_body(&mut self, port: StackPort, body: Body) {
@@ -366,12 +436,17 @@ impl StackManager {
             held: self.held,
             complete,
             version: self.cfg.version,
+            config_version: self
+                .stack_config
+                .as_ref()
+                .map_or(0, StackWideConfig::version),
             epoch: self.epoch,
             master: self.master.unwrap_or(0),
             standby: self.standby.map_or(0, |s| s.0),
             standby_rule: self.standby.map_or(0, |s| s.1.code()),
             adjacencies,
             assignments: self.table.iter().map(|(m, u)| (*m, *u)).collect(),
+            grace: self.graced(now),
         }
     }
 
@@ -414,6 +489,12 @@ impl StackManager {
             .iter()
             .filter_map(|m| adverts.get(m))
             .collect();
+        if self.resyncing && !self.resynced(now) {
+            // Resumed from a checkpoint: keep its role, epoch, table and programming until
+            // every unit of it has been heard again (or the cold-boot window is over).
+            self.advertise(now);
+            return;
+        }
         if !self.window_over && closed(&comp, &self.component) {
             // Every unit's every stack port leads to another unit of this component: nobody
             // else can join without recabling, so there is nothing left to wait for.
@@ -616,6 +697,7 @@ impl StackManager {
 
         self.program();
         self.advertise(now);
+        self.report_checkpoint();
     }
 
     /// Follows master `m`: its epoch, unit table and standby; my role from them. Returns the
@@ -722,6 +804,13 @@ impl StackManager {
         let flood = self.graph.flood_ports(me);
         let writes = self.programmed.diff(routes, flood, self.held);
         self.writes.extend(writes);
+        let macs = self
+            .stack_config
+            .as_ref()
+            .map(|c| c.static_macs.clone())
+            .unwrap_or_default();
+        let writes = self.programmed.diff_macs(&macs);
+        self.writes.extend(writes);
     }
 
     /// Re-originates our advert when it changed or is due, and floods it.
@@ -745,6 +834,7 @@ impl StackManager {
             self.send_on(p, &own);
         }
         self.send_priority_commands();
+        self.send_config();
         self.last_sent = Some(own);
         self.next_advert = now + self.cfg.advert_interval;
     }

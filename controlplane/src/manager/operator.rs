@@ -18,7 +18,7 @@ use crate::election::{Rule, MAX_UNITS};
 use crate::wire::{Body, Command, CommandOp, Mac, Role, StackPort};
 
 impl StackManager {
-    fn require_master(&self) -> Result<(), CommandError> {
+    pub(super) fn require_master(&self) -> Result<(), CommandError> {
         if self.role == Role::Master {
             return Ok(());
         }
@@ -29,7 +29,7 @@ impl StackManager {
         Err(CommandError::NotMaster { master })
     }
 
-    fn mac_of_unit(&self, unit: u8) -> Result<u64, CommandError> {
+    pub(super) fn mac_of_unit(&self, unit: u8) -> Result<u64, CommandError> {
         self.table
             .iter()
             .find(|(m, u)| **u == unit && self.component.contains(m))
@@ -47,6 +47,9 @@ impl StackManager {
         self.require_master()?;
         let target = self.mac_of_unit(unit)?;
         info!(unit, priority, "operator: set priority");
+        self.edit_config(|c| {
+            c.priorities.insert(unit, priority);
+        });
         if target == self.cfg.mac {
             self.apply_priority(now, priority);
         } else {
@@ -65,7 +68,7 @@ impl StackManager {
             }
         }
         info!(?unit, "operator: set standby");
-        self.cfg.standby = unit;
+        self.edit_config(|c| c.standby = unit);
         self.recompute(now);
         Ok(())
     }
@@ -86,9 +89,18 @@ impl StackManager {
         }
         info!(from, to, "operator: renumber");
         self.table.insert(target, to);
-        if self.cfg.standby == Some(from) {
-            self.cfg.standby = Some(to);
-        }
+        // The configuration follows the unit to its new number.
+        self.edit_config(|c| {
+            if c.standby == Some(from) {
+                c.standby = Some(to);
+            }
+            if let Some(p) = c.priorities.remove(&from) {
+                c.priorities.insert(to, p);
+            }
+            for m in c.static_macs.iter_mut().filter(|m| m.unit == from) {
+                m.unit = to;
+            }
+        });
         self.recompute(now);
         Ok(())
     }
@@ -132,6 +144,7 @@ impl StackManager {
             self.pending_priority.clear();
             return;
         }
+        self.enforce_config_priorities();
         let db = &self.db;
         let component = &self.component;
         self.pending_priority.retain(|mac, p| {
@@ -178,15 +191,7 @@ impl StackManager {
             return;
         }
         self.commands_seen.insert(c.origin, c.seq);
-        let out: Vec<StackPort> = self
-            .ports
-            .iter()
-            .filter(|(q, p)| p.up && **q != port && p.neighbour.map(|n| n.0) != Some(sender))
-            .map(|(q, _)| *q)
-            .collect();
-        for q in out {
-            self.send_body(q, Body::Command(c));
-        }
+        self.flood_on(port, sender, &Body::Command(c));
         if c.target != self.cfg.mac {
             return;
         }

@@ -343,6 +343,28 @@ impl Engine {
         }
     }
 
+    /// No control plane here (it is restarting): stack control frames pass through to the
+    /// other stack ports, hop-limited, so the rest of the stack still hears itself (a unit
+    /// whose `stackd` is down must not cut the stack's control plane in two).
+    fn relay_control(&mut self, i: usize, h: &StackHeaderRepr, frame: &Bytes) {
+        if h.hop_limit <= 1 || frame.len() < 24 {
+            self.ports[i].counters.stack_control_dropped += 1;
+            return;
+        }
+        let stack_ports: Vec<usize> = (0..self.ports.len())
+            .filter(|&j| j != i && self.ports[j].cfg.id.slot == crate::config::Slot::Stack)
+            .filter(|&j| self.ports_up & (1 << j) != 0)
+            .collect();
+        for j in stack_ports {
+            let mut f = frame.to_vec();
+            // Byte 7 of the stack header: the hop limit.
+            f[21] = h.hop_limit - 1;
+            if self.send_frame(PortIndex(j as u16), Bytes::from(f)).is_ok() {
+                self.ports[i].counters.stack_control_relayed += 1;
+            }
+        }
+    }
+
     fn stack_ingress(&mut self, now: Instant, i: usize, hdr: &L2Raw, frame: Bytes) {
         if hdr.ethertype != ETHERTYPE_STACK {
             self.ports[i].counters.rx_non_stack_on_stack_discards += 1;
@@ -358,6 +380,10 @@ impl Engine {
         }
         if self.ports_up & (1 << i) == 0 {
             self.ports[i].counters.rx_port_down_discards += 1;
+            return;
+        }
+        if h.kind == StackFrameKind::Control && !self.control_attached {
+            self.relay_control(i, &h, &frame);
             return;
         }
         if h.kind != StackFrameKind::Data {

@@ -62,11 +62,13 @@ impl Engine {
         let Some(wd) = self.config.watchdog else {
             return;
         };
-        for tc in 0..8 {
+        // Only a lossless queue holding frames can be detected, only a stormed one restored.
+        let port = &self.ports[i];
+        let mut lossless = port.lossless_tcs & (port.queues.non_empty() | port.stormed);
+        while lossless != 0 {
+            let tc = lossless.trailing_zeros() as usize;
+            lossless &= lossless - 1;
             let port = &self.ports[i];
-            if port.lossless_tcs & (1 << tc) == 0 {
-                continue;
-            }
             match port.watch[tc].stormed_since {
                 None => {
                     let Some(start) = port.rx_pause.tc_pause_start(tc, now) else {
@@ -126,13 +128,13 @@ impl Engine {
                 consider(h.poll_timeout());
             }
             let free_at = Instant::from_ps(port.busy_until.as_ps().saturating_sub(burst)).max(now);
+            let waiting = port.queues.non_empty();
             if self.ready & self.ports_link & (1 << i) != 0
                 && (port.tx_pause.pending() || !port.cpu_queue.is_empty())
             {
                 consider(free_at);
             }
             if self.ready & self.ports_up & (1 << i) != 0 {
-                let waiting = port.queues.non_empty();
                 let eligible =
                     waiting & !(port.rx_pause.paused_tcs(now) & !self.watchdog_override(i));
                 if eligible != 0 {
@@ -150,10 +152,11 @@ impl Engine {
             let Some(wd) = self.config.watchdog else {
                 continue;
             };
-            for tc in 0..8 {
-                if port.lossless_tcs & (1 << tc) == 0 {
-                    continue;
-                }
+            // Only a lossless queue holding frames can be detected, only a stormed one restored.
+            let mut lossless = port.lossless_tcs & (waiting | port.stormed);
+            while lossless != 0 {
+                let tc = lossless.trailing_zeros() as usize;
+                lossless &= lossless - 1;
                 match port.watch[tc].stormed_since {
                     None => {
                         if port.queues.depth_frames(tc) > 0 {

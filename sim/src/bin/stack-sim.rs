@@ -4,7 +4,12 @@
 //! and prints a report: a human table by default, JSON with `--json`. Logs go to stderr,
 //! filtered by `RUST_LOG` (e.g. `RUST_LOG=sim=debug`).
 #![deny(unsafe_code)]
+//!
+//! `stack-sim model run FILE` runs a stack scenario file (1–6 units, traffic, faults) in the
+//! deterministic model and writes a JSON report and SVG plots; `stack-sim model roce` runs the
+//! RoCE-without-PFC experiment. The logic lives in `sim::model`.
 
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -39,6 +44,57 @@ enum Command {
     /// The main job: a 6-unit ring with hosts and traffic; the master's control plane and
     /// then the master unit fail; the loss is shown.
     Demo(sim::ops::DemoArgs),
+    /// The deterministic model of a whole stack (virtual clock, real engine and stack manager).
+    Model {
+        #[command(subcommand)]
+        command: ModelCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ModelCommand {
+    /// Run a scenario file (TOML; see docs/sim.md and sim/scenarios/).
+    Run(RunArgs),
+    /// RoCE-like go-back-N traffic without PFC (quiet, then incast) and with PFC: a table and
+    /// a plot.
+    Roce(RoceArgs),
+}
+
+#[derive(Debug, clap::Args)]
+struct RunArgs {
+    /// The scenario file.
+    file: PathBuf,
+    /// Override the scenario's seed.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Write report.json and the SVG plots into this directory.
+    #[arg(long)]
+    out: Option<PathBuf>,
+    /// Print the report as JSON instead of a table.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Debug, clap::Args)]
+struct RoceArgs {
+    /// Incast senders (2..=15).
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u8).range(2..=15))]
+    senders: u8,
+    /// Port speed, Gb/s (1..=400).
+    #[arg(long, default_value_t = 25, value_parser = clap::value_parser!(u64).range(1..=400))]
+    speed_gbps: u64,
+    /// Frame size in bytes (64..=9216).
+    #[arg(long, default_value_t = 1024, value_parser = clap::value_parser!(u32).range(64..=9216))]
+    frame_size: u32,
+    /// Data per sender, in milliseconds at line rate (1..=100).
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u64).range(1..=100))]
+    duration_ms: u64,
+    /// Seed.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Write roce.json and roce.svg into this directory.
+    #[arg(long)]
+    out: Option<PathBuf>,
 }
 
 #[derive(Debug, clap::Args)]
@@ -90,6 +146,13 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Incast(a) => incast(a),
+        Command::Model { command } => match model(command) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("stack-sim model: {e}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Up(a) => report("up", sim::ops::up(&a)),
         Command::Status(a) => report("status", sim::ops::status(&a)),
         Command::Down(a) => report("down", sim::ops::down(&a)),
@@ -128,6 +191,48 @@ fn report(what: &str, r: Result<(), sim::ops::OpsError>) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn model(command: ModelCommand) -> Result<(), sim::model::ModelError> {
+    use sim::model::{self, roce};
+    match command {
+        ModelCommand::Run(a) => {
+            let mut spec = model::load(&a.file)?;
+            if let Some(seed) = a.seed {
+                spec.seed = seed;
+            }
+            let started = std::time::Instant::now();
+            let report = model::run(spec, &a.file.display().to_string())?;
+            let wall = started.elapsed();
+            if a.json {
+                println!("{}", serde_json::to_string_pretty(&report)?);
+            } else {
+                println!("{report}");
+                println!("wall time {:.3} s", wall.as_secs_f64());
+            }
+            if let Some(dir) = a.out {
+                for f in model::write_outputs(&dir, &report)? {
+                    eprintln!("wrote {}", f.display());
+                }
+            }
+        }
+        ModelCommand::Roce(a) => {
+            let report = roce::run_roce(roce::RoceConfig {
+                senders: a.senders,
+                speed_gbps: a.speed_gbps,
+                frame_size: a.frame_size,
+                duration_ms: a.duration_ms,
+                seed: a.seed,
+                ..roce::RoceConfig::default()
+            })?;
+            print!("{report}");
+            if let Some(dir) = a.out {
+                model::write_roce(&dir, &report)?;
+                eprintln!("wrote {0}/roce.json and {0}/roce.svg", dir.display());
+            }
+        }
+    }
+    Ok(())
 }
 
 fn incast(a: IncastArgs) -> ExitCode {

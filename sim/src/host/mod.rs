@@ -12,6 +12,7 @@
 //! ([`dataplane::headroom::ieee_response_quanta`]), the figure the headroom bound assumes.
 
 pub mod flow;
+pub mod rc;
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -26,6 +27,7 @@ use serde::Serialize;
 use thiserror::Error;
 
 pub use flow::{FlowRx, FlowSpec, FlowTx, Rate, Stop};
+pub use rc::{RcRx, RcSpec, RcTx};
 
 /// How a host is built.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -93,6 +95,9 @@ pub enum HostError {
     /// Two flows with one id on a host.
     #[error("flow {0} already exists on this host")]
     DuplicateFlow(u32),
+    /// A go-back-N connection needs a window of at least one frame.
+    #[error("connection {0}: window must be at least one frame")]
+    ZeroWindow(u32),
 }
 
 /// Counters of a host NIC.
@@ -147,6 +152,20 @@ pub struct Host {
     rx: BTreeMap<u32, FlowRx>,
     counters: HostCounters,
     now: Instant,
+    rc_tx: Vec<rc::RcSender>,
+    rc_rx: BTreeMap<u32, RcRx>,
+    /// The next go-back-N sender to serve (round robin).
+    rc_next: usize,
+    storm: Option<Storm>,
+}
+
+/// A broken NIC's PFC storm: XOFF frames at a fixed interval.
+#[derive(Clone, Copy, Debug)]
+struct Storm {
+    next: Instant,
+    end: Instant,
+    interval_ps: u64,
+    enable: u8,
 }
 
 impl Host {
@@ -168,6 +187,10 @@ impl Host {
             rx: BTreeMap::new(),
             counters: HostCounters::default(),
             now: Instant::ZERO,
+            rc_tx: Vec::new(),
+            rc_rx: BTreeMap::new(),
+            rc_next: 0,
+            storm: None,
         })
     }
 
@@ -212,6 +235,47 @@ impl Host {
         Ok(())
     }
 
+    /// Adds a go-back-N reliable connection ([`rc`]).
+    pub fn add_rc(&mut self, spec: RcSpec) -> Result<(), HostError> {
+        if !flow::FLOW_FRAME_LEN.contains(&spec.frame_len) {
+            return Err(HostError::FrameLen {
+                flow: spec.id,
+                len: spec.frame_len,
+            });
+        }
+        if spec.window == 0 {
+            return Err(HostError::ZeroWindow(spec.id));
+        }
+        if self.rc_tx.iter().any(|s| s.spec.id == spec.id)
+            || self.flows.iter().any(|f| f.spec.id == spec.id)
+        {
+            return Err(HostError::DuplicateFlow(spec.id));
+        }
+        self.rc_tx.push(rc::RcSender::new(spec));
+        Ok(())
+    }
+
+    /// Makes this NIC broken: from `start` to `end` it sends PFC XOFF (maximum quanta) for the
+    /// priorities in `enable` every `interval_ps`, whatever it receives — a PFC storm.
+    pub fn set_pfc_storm(&mut self, start: Instant, end: Instant, interval_ps: u64, enable: u8) {
+        self.storm = Some(Storm {
+            next: start,
+            end,
+            interval_ps: interval_ps.max(1),
+            enable,
+        });
+    }
+
+    /// What was sent of each go-back-N connection.
+    pub fn rc_sent(&self) -> impl Iterator<Item = (&RcSpec, RcTx)> {
+        self.rc_tx.iter().map(|s| (&s.spec, s.tx))
+    }
+
+    /// What was received of each go-back-N connection, by id.
+    pub fn rc_received(&self) -> &BTreeMap<u32, RcRx> {
+        &self.rc_rx
+    }
+
     /// Queues one raw frame, sent ahead of flow frames (subject to PFC by its PCP).
     pub fn send_frame(&mut self, frame: Bytes) {
         self.raw.push_back(frame);
@@ -238,10 +302,37 @@ impl Host {
             self.handle_mac_control(now, payload);
         } else if hdr.dst != self.cfg.mac {
             self.counters.rx_other += 1;
+        } else if let Some(rcf) = rc::parse(&frame) {
+            self.handle_rc(now, rcf, hdr.src, hdr.vlan, frame.len());
         } else if let Some((id, seq)) = flow::parse_frame(&frame) {
             self.rx.entry(id).or_default().record(now, seq, frame.len());
         } else {
             self.counters.rx_other += 1;
+        }
+    }
+
+    fn handle_rc(
+        &mut self,
+        now: Instant,
+        f: rc::RcFrame,
+        src: MacAddr,
+        vlan: Option<dataplane::wire::VlanTag>,
+        len: usize,
+    ) {
+        match f {
+            rc::RcFrame::Data(id, psn) => {
+                if let Some((ack, nak)) = self.rc_rx.entry(id).or_default().on_data(now, psn, len) {
+                    // ACKs travel on the data's priority, tagged as it came (VID 1 if untagged).
+                    let tag = vlan.map(|t| dataplane::wire::VlanTag { vid: 1, ..t });
+                    self.raw
+                        .push_back(rc::ack_frame(src, self.cfg.mac, tag, id, ack, nak));
+                }
+            }
+            rc::RcFrame::Ack(id, psn, nak) => {
+                if let Some(s) = self.rc_tx.iter_mut().find(|s| s.spec.id == id) {
+                    s.on_ack(now, psn, nak);
+                }
+            }
         }
     }
 
@@ -282,6 +373,9 @@ impl Host {
     pub fn handle_timeout(&mut self, now: Instant) {
         self.now = self.now.max(now);
         self.apply_due_pauses(now);
+        for s in &mut self.rc_tx {
+            s.check_timer(now);
+        }
     }
 
     /// The next frame to put on the wire at `now`, if the port is free and a frame may go.
@@ -291,6 +385,22 @@ impl Host {
         if self.busy_until > now {
             return None;
         }
+        if let Some(st) = self.storm.as_mut().filter(|s| s.next <= now && now < s.end) {
+            st.next = now.plus_ps(st.interval_ps);
+            let mut quanta = [0u16; NUM_PRIORITIES];
+            for (p, q) in quanta.iter_mut().enumerate() {
+                if st.enable & (1 << p) != 0 {
+                    *q = u16::MAX;
+                }
+            }
+            let frame = MacControlRepr::Pfc {
+                enable: st.enable,
+                quanta,
+            }
+            .emit_frame(self.cfg.mac);
+            let frame = Bytes::copy_from_slice(&frame);
+            return Some(self.put_out(now, frame));
+        }
         let paused = self.rx_pause.paused_priorities(now);
         let raw_ok = self
             .raw
@@ -298,6 +408,9 @@ impl Host {
             .is_some_and(|f| paused & (1 << frame_priority(f)) == 0);
         let frame = if raw_ok {
             self.raw.pop_front()?
+        } else if let Some(i) = self.next_rc(now, paused) {
+            let src = self.cfg.mac;
+            self.rc_tx[i].take_frame(src)
         } else {
             let i = self.next_flow(now, paused)?;
             let ser = self.serialization_ps(self.flows[i].spec.frame_len);
@@ -316,13 +429,32 @@ impl Host {
             f.next_at = f.next_at.plus_ps(interval).max(now.plus_ps(ser));
             frame
         };
+        Some(self.put_out(now, frame))
+    }
+
+    fn put_out(&mut self, now: Instant, frame: Bytes) -> Transmit {
         self.busy_until = now.plus_ps(self.serialization_ps(frame.len()));
         self.counters.tx_frames += 1;
         self.counters.tx_bytes += frame.len() as u64;
-        Some(Transmit {
+        Transmit {
             port: Self::PORT,
             frame,
-        })
+        }
+    }
+
+    /// The go-back-N connection to send from now, round robin.
+    fn next_rc(&mut self, now: Instant, paused: u8) -> Option<usize> {
+        let n = self.rc_tx.len();
+        for k in 0..n {
+            let i = (self.rc_next + k) % n;
+            let s = &self.rc_tx[i];
+            let prio = s.spec.vlan.map_or(0, |t| t.pcp & 7);
+            if s.can_send(now) && paused & (1 << prio) == 0 {
+                self.rc_next = (i + 1) % n;
+                return Some(i);
+            }
+        }
+        None
     }
 
     /// The flow to send from at `now`: due, alive, not paused; earliest due first, then the
@@ -348,8 +480,12 @@ impl Host {
     /// could start (port free, flow due, its priority not paused). `None` when idle.
     pub fn poll_timeout(&self) -> Option<Instant> {
         let now = self.now;
+        let paused = self.rx_pause.paused_priorities(now);
         let ready = |prio: u8, t: Instant| -> Instant {
             let t = t.max(now);
+            if paused & (1 << (prio & 7)) == 0 {
+                return t;
+            }
             match self.rx_pause.tc_resumes_at(usize::from(prio), t) {
                 Some(r) => r,
                 None => t,
@@ -362,6 +498,19 @@ impl Host {
             if f.alive_at(t) {
                 work = Some(work.map_or(t, |w| w.min(t)));
             }
+        }
+        for s in &self.rc_tx {
+            if s.next < s.spec.frames && s.next < s.una + u64::from(s.spec.window) {
+                let t = ready(s.spec.vlan.map_or(0, |t| t.pcp & 7), s.spec.start);
+                work = Some(work.map_or(t, |w| w.min(t)));
+            }
+            if let Some(t) = s.rto_at() {
+                next = Some(next.map_or(t, |n| n.min(t)));
+            }
+        }
+        if let Some(st) = self.storm.filter(|s| s.next < s.end) {
+            let t = st.next.max(now);
+            work = Some(work.map_or(t, |w| w.min(t)));
         }
         if let Some(w) = work {
             let w = w.max(self.busy_until);

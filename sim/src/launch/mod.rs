@@ -89,6 +89,8 @@ pub struct LaunchSpec {
     pub hello_interval_ms: u64,
     /// `RUST_LOG` for the daemons.
     pub log_filter: String,
+    /// Extra `stackd` arguments per unit number (e.g. a `--key-file`).
+    pub stackd_extra: Vec<(u8, Vec<String>)>,
     /// Interpose a [`LinkRelay`] (run by this process) on every stack link, so links can be
     /// cut, flapped and degraded. Off for a stack that must outlive this process.
     pub relays: bool,
@@ -117,6 +119,7 @@ impl LaunchSpec {
             priorities: Vec::new(),
             hello_interval_ms: 10,
             log_filter: "info".into(),
+            stackd_extra: Vec::new(),
             relays: false,
             seed: 1,
             backend: Backend::Udp,
@@ -372,7 +375,7 @@ impl Stack {
                 .get(usize::from(u - 1))
                 .copied()
                 .unwrap_or(1);
-            let sd_args = vec![
+            let mut sd_args = vec![
                 "--unit".to_string(),
                 u.to_string(),
                 "--priority".into(),
@@ -384,6 +387,9 @@ impl Stack {
                 "--state-dir".into(),
                 dir.join("state").display().to_string(),
             ];
+            for (_, extra) in spec.stackd_extra.iter().filter(|(n, _)| *n == u) {
+                sd_args.extend(extra.iter().cloned());
+            }
             let env = [("RUST_LOG".to_string(), spec.log_filter.clone())];
             units.push(Unit {
                 number: u,

@@ -14,6 +14,7 @@
 //! so a run is a pure function of its inputs; [`TraceHash`] fingerprints it. Every run is
 //! bounded by a virtual end time and an event cap; hitting the cap is an error, not a hang.
 
+mod faults;
 mod queue;
 mod trace;
 
@@ -28,6 +29,8 @@ use dataplane::{Engine, Instant, PortIndex, Transmit};
 use thiserror::Error;
 
 use crate::host::Host;
+use crate::rng::SplitMix64;
+use crate::unit::Unit;
 
 /// Index of a node in its [`World`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -40,6 +43,8 @@ pub enum Node {
     Switch(Box<Engine>),
     /// A host NIC.
     Host(Box<Host>),
+    /// A stack unit: an engine and its stack manager ([`crate::unit`]).
+    Unit(Box<Unit>),
 }
 
 impl Node {
@@ -47,24 +52,28 @@ impl Node {
         match self {
             Node::Switch(e) => e.handle_frame(now, port, frame),
             Node::Host(h) => h.handle_frame(now, port, frame),
+            Node::Unit(u) => u.handle_frame(now, port, frame),
         }
     }
     fn handle_timeout(&mut self, now: Instant) {
         match self {
             Node::Switch(e) => e.handle_timeout(now),
             Node::Host(h) => h.handle_timeout(now),
+            Node::Unit(u) => u.handle_timeout(now),
         }
     }
     fn poll_transmit(&mut self, now: Instant) -> Option<Transmit> {
         match self {
             Node::Switch(e) => e.poll_transmit(now),
             Node::Host(h) => h.poll_transmit(now),
+            Node::Unit(u) => u.poll_transmit(now),
         }
     }
     fn poll_timeout(&self) -> Option<Instant> {
         match self {
             Node::Switch(e) => e.poll_timeout(),
             Node::Host(h) => h.poll_timeout(),
+            Node::Unit(u) => u.poll_timeout(),
         }
     }
     /// Line rate of `port`, if the node has it.
@@ -72,6 +81,7 @@ impl Node {
         match self {
             Node::Switch(e) => e.port_config(port).map(|c| c.speed_bps),
             Node::Host(h) => (port == Host::PORT).then(|| h.config().speed_bps),
+            Node::Unit(u) => u.engine().port_config(port).map(|c| c.speed_bps),
         }
     }
 }
@@ -107,6 +117,10 @@ struct LinkEnd {
     spec: LinkSpec,
     /// The wire is busy with an earlier frame until then.
     wire_free_at: Instant,
+    /// The cable is cut: nothing arrives, both ends see their link down.
+    cut: bool,
+    /// Frames lost on this direction, per million (seeded).
+    loss_ppm: u32,
 }
 
 /// Why the world refused a request or stopped a run.
@@ -178,15 +192,25 @@ pub struct WorldStats {
     /// a node transmitting faster than line rate. The world queues them behind the previous
     /// frame; any non-zero value is a bug in that node.
     pub tx_overruns: u64,
+    /// Frames lost on a wire: cut cables, dead nodes, or the link's configured loss.
+    pub wire_losses: u64,
+    /// Most events ever pending at once.
+    pub queue_high_water: u64,
 }
 
 struct NodeSlot {
     name: String,
     node: Node,
-    /// The wake-up event currently scheduled for the node (older ones are stale).
-    next_wake: Option<Instant>,
+    /// Times of the node's wake-up events in the queue: never two at one instant, so a timer
+    /// far ahead (a hello, an ageing sweep) is queued once, not once per service.
+    pending: Vec<Instant>,
     /// Consecutive services after which the node asked to be called again at once.
     spins: u32,
+    /// Powered off: receives nothing, sends nothing, never serviced.
+    dead: bool,
+    /// The node's `poll_timeout` after its last service: its timers are not due before then,
+    /// so a frame arriving earlier does not run them (`handle_timeout` would find nothing).
+    deadline: Option<Instant>,
 }
 
 /// Most consecutive "call me again now" answers before a node is declared stuck.
@@ -204,6 +228,7 @@ pub struct World {
     stats: WorldStats,
     trace: TraceHash,
     max_events: u64,
+    rng: SplitMix64,
 }
 
 impl std::fmt::Debug for World {
@@ -227,6 +252,7 @@ impl World {
             stats: WorldStats::default(),
             trace: TraceHash::default(),
             max_events,
+            rng: SplitMix64::new(0),
         }
     }
 
@@ -250,12 +276,15 @@ impl World {
         let ports = match &node {
             Node::Switch(e) => e.num_ports(),
             Node::Host(_) => 1,
+            Node::Unit(u) => u.engine().num_ports(),
         };
         self.nodes.push(NodeSlot {
             name,
             node,
-            next_wake: None,
+            pending: Vec::new(),
             spins: 0,
+            dead: false,
+            deadline: Some(Instant::ZERO),
         });
         self.links.push(vec![None; ports]);
         self.wake(id);
@@ -265,8 +294,17 @@ impl World {
     /// Schedules a service of `node` now (after changing it from outside, e.g. adding a flow).
     pub fn wake(&mut self, node: NodeId) {
         if let Some(slot) = self.nodes.get_mut(node.0) {
-            slot.next_wake = Some(self.now);
-            self.queue.push(self.now, EventKind::Wake { node });
+            slot.deadline = Some(self.now);
+            self.schedule(node, self.now);
+        }
+    }
+
+    /// Queues a wake-up of `node` at `t`, unless one is queued for that instant already.
+    fn schedule(&mut self, node: NodeId, t: Instant) {
+        let pending = &mut self.nodes[node.0].pending;
+        if !pending.contains(&t) {
+            pending.push(t);
+            self.queue.push(t, EventKind::Wake { node });
         }
     }
 
@@ -303,6 +341,8 @@ impl World {
             peer_port,
             spec,
             wire_free_at: Instant::ZERO,
+            cut: false,
+            loss_ppm: 0,
         };
         self.links[a.0][pa.get()] = Some(end(b, pb));
         self.links[b.0][pb.get()] = Some(end(a, pa));
@@ -323,6 +363,7 @@ impl World {
     pub fn switch(&self, node: NodeId) -> Option<&Engine> {
         match self.node(node)? {
             Node::Switch(e) => Some(e),
+            Node::Unit(u) => Some(u.engine()),
             Node::Host(_) => None,
         }
     }
@@ -333,6 +374,7 @@ impl World {
         self.wake(node);
         match &mut self.nodes.get_mut(node.0)?.node {
             Node::Switch(e) => Some(e),
+            Node::Unit(u) => Some(u.engine_mut()),
             Node::Host(_) => None,
         }
     }
@@ -341,7 +383,7 @@ impl World {
     pub fn host(&self, node: NodeId) -> Option<&Host> {
         match self.node(node)? {
             Node::Host(h) => Some(h),
-            Node::Switch(_) => None,
+            _ => None,
         }
     }
 
@@ -350,8 +392,41 @@ impl World {
         self.wake(node);
         match &mut self.nodes.get_mut(node.0)?.node {
             Node::Host(h) => Some(h),
-            Node::Switch(_) => None,
+            _ => None,
         }
+    }
+
+    /// Adds a stack unit (engine and stack manager); it is serviced at the current time.
+    pub fn add_unit(&mut self, name: impl Into<String>, unit: Unit) -> NodeId {
+        self.add(name.into(), Node::Unit(Box::new(unit)))
+    }
+
+    /// A stack unit.
+    pub fn unit(&self, node: NodeId) -> Option<&Unit> {
+        match self.node(node)? {
+            Node::Unit(u) => Some(u),
+            _ => None,
+        }
+    }
+
+    /// A stack unit, to change it (restart its control plane, program it); it is woken so
+    /// that the change takes effect now.
+    pub fn unit_mut(&mut self, node: NodeId) -> Option<&mut Unit> {
+        self.wake(node);
+        match &mut self.nodes.get_mut(node.0)?.node {
+            Node::Unit(u) => Some(u),
+            _ => None,
+        }
+    }
+
+    /// Number of nodes.
+    pub fn len(&self) -> usize {
+        self.nodes.len()
+    }
+
+    /// Whether the world has no node.
+    pub fn is_empty(&self) -> bool {
+        self.nodes.is_empty()
     }
 
     /// Run statistics.
@@ -399,6 +474,7 @@ impl World {
                     at,
                 });
             }
+            self.stats.queue_high_water = self.stats.queue_high_water.max(self.queue.len() as u64);
             let Some(ev) = self.queue.pop() else { break };
             self.stats.events += 1;
             self.now = self.now.max(ev.at);
@@ -411,6 +487,10 @@ impl World {
     fn dispatch(&mut self, kind: EventKind) -> Result<(), WorldError> {
         let node = match kind {
             EventKind::Deliver { node, port, frame } => {
+                if !self.receives(node, port) {
+                    self.stats.wire_losses += 1;
+                    return Ok(());
+                }
                 self.stats.deliveries += 1;
                 self.trace
                     .record(self.now.as_ps(), node.0 as u32, port.0, &frame);
@@ -419,10 +499,12 @@ impl World {
             }
             EventKind::Wake { node } => {
                 let slot = &mut self.nodes[node.0];
-                if slot.next_wake != Some(self.now) {
-                    return Ok(()); // superseded by an earlier wake-up
+                if let Some(i) = slot.pending.iter().position(|t| *t == self.now) {
+                    slot.pending.swap_remove(i);
                 }
-                slot.next_wake = None;
+                if slot.dead || slot.deadline.is_none_or(|d| d > self.now) {
+                    return Ok(()); // not due: the node asked for a later time since
+                }
                 node
             }
         };
@@ -432,7 +514,9 @@ impl World {
     /// Timers, then every transmission, then the next wake-up of one node.
     fn service(&mut self, id: NodeId) -> Result<(), WorldError> {
         let now = self.now;
-        self.nodes[id.0].node.handle_timeout(now);
+        if self.nodes[id.0].deadline.is_some_and(|d| d <= now) {
+            self.nodes[id.0].node.handle_timeout(now);
+        }
         for _ in 0..MAX_TX_PER_SERVICE {
             let Some(tx) = self.nodes[id.0].node.poll_transmit(now) else {
                 break;
@@ -440,7 +524,9 @@ impl World {
             self.put_on_wire(id, tx);
         }
         let slot = &mut self.nodes[id.0];
-        let Some(t) = slot.node.poll_timeout() else {
+        let next = slot.node.poll_timeout();
+        slot.deadline = next;
+        let Some(t) = next else {
             slot.spins = 0;
             return Ok(());
         };
@@ -455,15 +541,7 @@ impl World {
         } else {
             slot.spins = 0;
         }
-        let t = t.max(now);
-        match slot.next_wake {
-            // An earlier (or the same) wake-up is pending; it will ask again.
-            Some(w) if w >= now && w <= t => {}
-            _ => {
-                slot.next_wake = Some(t);
-                self.queue.push(t, EventKind::Wake { node: id });
-            }
-        }
+        self.schedule(id, t.max(now));
         Ok(())
     }
 
@@ -492,6 +570,10 @@ impl World {
         end.wire_free_at = done;
         let at = done.plus_ps(end.spec.propagation_ps());
         let (node, port) = (end.peer, end.peer_port);
+        if end.cut || (end.loss_ppm > 0 && self.rng.below(1_000_000) < u64::from(end.loss_ppm)) {
+            self.stats.wire_losses += 1;
+            return;
+        }
         self.queue.push(
             at,
             EventKind::Deliver {

@@ -1,11 +1,13 @@
 //! The trace hash: a fingerprint of every delivery in a run, so that determinism is checkable
 //! (same seed and configuration → same hash) without storing the trace itself.
 
-/// FNV-1a (64-bit) over, for every frame delivered: time (ps), node, port, frame length and the
-/// first [`TRACE_PREFIX`] bytes of the frame (addresses, tag, flow id and sequence number).
+/// FNV-1a (64-bit) over 64-bit words, for every frame delivered: time (ps); node, port and
+/// frame length packed in one word; the first [`TRACE_PREFIX`] bytes of the frame (addresses,
+/// tag, flow id and sequence number) as little-endian words, zero-padded.
 ///
 /// FNV-1a is chosen for being fixed by definition (no seed, no version drift — unlike
-/// `std::collections::hash_map::DefaultHasher`, whose algorithm is unspecified) and cheap.
+/// `std::collections::hash_map::DefaultHasher`, whose algorithm is unspecified) and cheap;
+/// taking it a word rather than a byte at a time makes it six multiplications per delivery.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TraceHash {
     state: u64,
@@ -28,6 +30,7 @@ impl Default for TraceHash {
 }
 
 impl TraceHash {
+    #[cfg(test)]
     fn bytes(&mut self, data: &[u8]) {
         for b in data {
             self.state ^= u64::from(*b);
@@ -35,13 +38,21 @@ impl TraceHash {
         }
     }
 
+    fn word(&mut self, w: u64) {
+        self.state ^= w;
+        self.state = self.state.wrapping_mul(FNV_PRIME);
+    }
+
     /// Adds one delivery.
     pub fn record(&mut self, at_ps: u64, node: u32, port: u16, frame: &[u8]) {
-        self.bytes(&at_ps.to_le_bytes());
-        self.bytes(&node.to_le_bytes());
-        self.bytes(&port.to_le_bytes());
-        self.bytes(&(frame.len() as u32).to_le_bytes());
-        self.bytes(&frame[..frame.len().min(TRACE_PREFIX)]);
+        self.word(at_ps);
+        self.word(u64::from(node) << 40 | u64::from(port) << 24 | (frame.len() as u64 & 0xff_ffff));
+        let prefix = &frame[..frame.len().min(TRACE_PREFIX)];
+        for chunk in prefix.chunks(8) {
+            let mut w = [0u8; 8];
+            w[..chunk.len()].copy_from_slice(chunk);
+            self.word(u64::from_le_bytes(w));
+        }
         self.records += 1;
     }
 

@@ -68,6 +68,8 @@ impl UnitSpec {
     }
 }
 
+mod control;
+
 /// A unit's model dataplane, as programmed by its manager.
 #[derive(Clone, Debug, Default)]
 pub struct ModelDataplane {
@@ -80,6 +82,8 @@ pub struct ModelDataplane {
     /// How many times the front ports were held down after having been released (an active
     /// unit stopping forwarding).
     pub holds_after_active: usize,
+    /// Static MAC entries of the stack configuration.
+    pub static_macs: BTreeMap<(u16, u64), crate::stack_config::StaticMac>,
 }
 
 /// One running unit.
@@ -91,6 +95,11 @@ pub struct Node {
     pub dp: ModelDataplane,
     /// Its persistent state as last reported.
     pub persisted: Persisted,
+    /// Its checkpoint as last reported.
+    pub checkpoint: Option<crate::api::Checkpoint>,
+    /// Its control plane is down while its dataplane lives on (see [`Harness::detach_control`]):
+    /// it receives nothing and runs no timers.
+    pub detached: bool,
 }
 
 #[derive(Clone, Copy, Debug)]
@@ -100,6 +109,9 @@ struct Cable {
     cut: bool,
     was_up: bool,
 }
+
+/// A message in flight: (sender, its port, bytes, relays so far).
+type InFlight = (usize, StackPort, Vec<u8>, u8);
 
 /// What `settle` watches for change: index, role, master, epoch, held, unit, route count.
 type Fingerprint = (usize, Role, Option<u64>, u32, bool, u8, usize);
@@ -113,7 +125,7 @@ pub struct Harness {
     nodes: Vec<Option<Node>>,
     cables: Vec<Cable>,
     isolated: BTreeSet<usize>,
-    queue: BTreeMap<(Instant, u64), (usize, StackPort, Vec<u8>)>,
+    queue: BTreeMap<(Instant, u64), InFlight>,
     counter: u64,
     /// Timers for every manager (tests shorten nothing by default).
     pub template: fn(&UnitSpec) -> StackConfig,
@@ -157,7 +169,19 @@ impl Harness {
     /// the next unit and links..2·links towards the previous one.
     /// Every unit gets at least the `2 · links` stack ports this needs.
     pub fn line(seed: u64, specs: Vec<UnitSpec>, ring: bool, links: u8) -> Self {
+        Harness::line_with(seed, specs, ring, links, default_config)
+    }
+
+    /// [`Harness::line`] with every manager configured by `template` (e.g. shorter timers).
+    pub fn line_with(
+        seed: u64,
+        specs: Vec<UnitSpec>,
+        ring: bool,
+        links: u8,
+        template: fn(&UnitSpec) -> StackConfig,
+    ) -> Self {
         let mut h = Harness::new(seed);
+        h.template = template;
         let n = specs.len();
         for mut s in specs {
             s.ports = s.ports.max(2 * links);
@@ -206,6 +230,8 @@ impl Harness {
         let mgr = StackManager::new(cfg, self.now);
         self.nodes[i] = Some(Node {
             persisted: mgr.persisted(),
+            checkpoint: None,
+            detached: false,
             mgr,
             // A unit boots with its front ports held until it knows its stack.
             dp: ModelDataplane {
@@ -264,7 +290,9 @@ impl Harness {
 
     /// Unit `u` dies: its manager is dropped and its links go down.
     pub fn crash(&mut self, u: usize) {
-        self.nodes[u] = None;
+        if let Some(n) = self.nodes[u].take() {
+            self.specs[u].persisted = n.persisted;
+        }
         self.sync_links();
     }
 
@@ -275,6 +303,23 @@ impl Harness {
         }
         self.boot(u);
         self.sync_links();
+    }
+
+    /// The cabled, up stack ports of unit `u` and their far ends.
+    pub(crate) fn up_cables(&self, u: usize) -> Vec<(StackPort, usize, StackPort)> {
+        self.cables
+            .iter()
+            .filter(|c| self.cable_up(c))
+            .filter_map(|c| {
+                if c.a.0 == u {
+                    Some((c.a.1, c.b.0, c.b.1))
+                } else if c.b.0 == u {
+                    Some((c.b.1, c.a.0, c.a.1))
+                } else {
+                    None
+                }
+            })
+            .collect()
     }
 
     fn cable_up(&self, c: &Cable) -> bool {
@@ -304,7 +349,7 @@ impl Harness {
 
     /// Drains unit `i`'s manager: transmits into the cabling, writes into its model
     /// dataplane, events into the log.
-    fn pump(&mut self, i: usize) {
+    pub(crate) fn pump(&mut self, i: usize) {
         let mut sends = Vec::new();
         if let Some(n) = self.nodes[i].as_mut() {
             while let Some((p, bytes)) = n.mgr.poll_transmit() {
@@ -319,6 +364,12 @@ impl Harness {
                         n.dp.routes.remove(&u);
                     }
                     DataplaneWrite::SetFloodTree(f) => n.dp.flood = f,
+                    DataplaneWrite::SetStaticMac(m) => {
+                        n.dp.static_macs.insert((m.vid, m.mac), m);
+                    }
+                    DataplaneWrite::DeleteStaticMac(vid, mac) => {
+                        n.dp.static_macs.remove(&(vid, mac));
+                    }
                     DataplaneWrite::HoldFrontPorts(h) => {
                         if h && !n.dp.held {
                             n.dp.holds_after_active += 1;
@@ -328,18 +379,25 @@ impl Harness {
                 }
             }
             while let Some(e) = n.mgr.poll_event() {
-                if let StackEvent::PersistedChanged(p) = e {
-                    n.persisted = p;
+                match &e {
+                    StackEvent::PersistedChanged(p) => n.persisted = *p,
+                    StackEvent::CheckpointChanged(c) => n.checkpoint = Some(c.clone()),
+                    _ => {}
                 }
                 self.log.push((i, e));
             }
         }
         for (p, bytes) in sends {
-            let delay = 20_000 + self.next_rand() % 200_000; // 20–220 µs, in ns
-            let at = self.now + Duration::from_nanos(delay);
-            self.counter += 1;
-            self.queue.insert((at, self.counter), (i, p, bytes));
+            self.send(i, p, bytes, 0);
         }
+    }
+
+    fn send(&mut self, from: usize, port: StackPort, bytes: Vec<u8>, relays: u8) {
+        let delay = 20_000 + self.next_rand() % 200_000; // 20–220 µs, in ns
+        let at = self.now + Duration::from_nanos(delay);
+        self.counter += 1;
+        self.queue
+            .insert((at, self.counter), (from, port, bytes, relays));
     }
 
     /// The far end of the cable on port `p` of unit `u`, if that cable is up.
@@ -358,14 +416,32 @@ impl Harness {
     }
 
     /// Runs the world for `d` of virtual time.
+    ///
+    /// # Panics
+    ///
+    /// When time stops advancing (a manager asking to be woken at the same instant over and
+    /// over: a bug worth a loud failure rather than a hung test).
     pub fn run_for(&mut self, d: Duration) {
+        const STUCK: u32 = 100_000;
         let end = self.now + d;
+        let mut same = (self.now, 0u32);
         loop {
+            if same.0 == self.now {
+                same.1 += 1;
+                assert!(
+                    same.1 < STUCK,
+                    "harness: time stuck at {:?}: a poll_timeout does not advance",
+                    self.now
+                );
+            } else {
+                same = (self.now, 0);
+            }
             let next_msg = self.queue.keys().next().map(|k| k.0);
             let next_timer = self
                 .nodes
                 .iter()
                 .flatten()
+                .filter(|n| !n.detached)
                 .filter_map(|n| n.mgr.poll_timeout())
                 .min();
             let next = match (next_msg, next_timer) {
@@ -388,21 +464,40 @@ impl Harness {
                 if key.0 > self.now {
                     break;
                 }
-                let Some((from, port, bytes)) = self.queue.remove(&key) else {
+                let Some((from, port, bytes, relays)) = self.queue.remove(&key) else {
                     break;
                 };
-                if let Some((to, q)) = self.peer(from, port) {
-                    if let Some(n) = self.nodes[to].as_mut() {
-                        if n.mgr.handle_message(self.now, q, &bytes).is_err() {
-                            self.refused += 1;
+                let Some((to, q)) = self.peer(from, port) else {
+                    continue;
+                };
+                if self.nodes[to].as_ref().is_some_and(|n| n.detached) {
+                    // Its control plane is away: its dataplane passes control frames on to
+                    // its other stack ports, hop-limited (as `dataplaned` does).
+                    if relays + 1 < crate::control_frame::HOP_LIMIT {
+                        for (p, _, _) in self.up_cables(to) {
+                            if p != q {
+                                self.send(to, p, bytes.clone(), relays + 1);
+                            }
                         }
                     }
-                    self.pump(to);
+                    continue;
                 }
+                if let Some(n) = self.nodes[to].as_mut() {
+                    let r = if relays > 0 {
+                        n.mgr.handle_relayed_message(self.now, q, &bytes)
+                    } else {
+                        n.mgr.handle_message(self.now, q, &bytes)
+                    };
+                    if r.is_err() {
+                        self.refused += 1;
+                    }
+                }
+                self.pump(to);
             }
             for i in 0..self.nodes.len() {
                 let due = self.nodes[i]
                     .as_ref()
+                    .filter(|n| !n.detached)
                     .and_then(|n| n.mgr.poll_timeout())
                     .is_some_and(|t| t <= self.now);
                 if due {
