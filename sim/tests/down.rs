@@ -62,3 +62,22 @@ fn a_corrupt_state_file_is_no_obstacle() {
     let report = down(&d).expect("down");
     assert!(report.removed);
 }
+
+#[test]
+fn a_new_stack_never_lands_among_other_files() {
+    let d = dir("prepare");
+    sim::launch::prepare_dir(&d).expect("an empty directory is fine");
+    std::fs::write(d.join("notes.txt"), "mine").unwrap();
+    let err = sim::launch::prepare_dir(&d).expect_err("refused");
+    assert!(
+        err.to_string().contains("not a stack-sim directory"),
+        "{err}"
+    );
+    assert!(d.join("notes.txt").exists());
+    std::fs::remove_dir_all(&d).unwrap();
+    // What a dead stack left is cleaned up.
+    std::fs::create_dir_all(d.join("unit1")).unwrap();
+    std::fs::write(d.join("pids"), "").unwrap();
+    sim::launch::prepare_dir(&d).expect("leftovers");
+    assert!(!d.exists());
+}

@@ -108,6 +108,21 @@ fn bad_files_name_the_line_and_what_was_expected() {
         ("[stack]\nunits = 3\n[[assert]]\nflow = \"ghost\"\n", 4, "no such traffic"),
         ("[stack]\nunits = 3\n[[assert]]\nmax_lost = 0\n", 3, "exactly one of"),
         ("[stack]\nunits = 3\n[[assert]]\nmaster = \"me\"\n", 4, "initial-master"),
+        (
+            "[stack]\nunits = 3\n[[host]]\nname = \"1/1\"\nnics = [\"1/1\"]\n",
+            4,
+            "not UNIT/PORT",
+        ),
+        (
+            "[stack]\nunits = 3\n[[host]]\nname = \"s\"\nnics = \"1/1\"\n",
+            5,
+            "list of front ports",
+        ),
+        (
+            "[stack]\nunits = 3\n[[host]]\nname = \"s\"\nnics = [\"1/1\", \"4/1\"]\n",
+            5,
+            "no host 4/1",
+        ),
     ];
     for (src, line, expected) in cases {
         let (l, column, message) = error(src);
@@ -181,4 +196,30 @@ master_not = 1
     assert!(matches!(sc.asserts[1], Assert::MasterNot(_)));
     let flows = sim::traffic::expand("all", &sc.traffic[1].pattern, 10, 64, 0);
     assert_eq!(flows.len(), 8 * 7);
+}
+
+#[test]
+fn a_named_host_with_two_nics_gets_a_flow_per_path() {
+    let src = r#"
+[stack]
+units = 3
+hosts_per_unit = 2
+[[host]]
+name = "server"
+nics = ["1/2", "2/2"]
+[[traffic]]
+name = "t"
+pattern = "pair"
+from = "3/1"
+to = "server"
+[[assert]]
+flow = "t"
+any = true
+max_lost = 0
+"#;
+    let sc = parse(Path::new("t.toml"), src).expect("parses");
+    let flows = sim::traffic::expand("t", &sc.traffic[0].pattern, 10, 64, 0);
+    let names: Vec<_> = flows.iter().map(|f| f.name.as_str()).collect();
+    assert_eq!(names, vec!["t:3/1>1/2", "t:3/1>2/2"]);
+    assert!(matches!(&sc.asserts[0], Assert::Flow { any: true, .. }));
 }

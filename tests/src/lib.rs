@@ -11,19 +11,26 @@ use proto::stack::v1::stack_management_client::StackManagementClient;
 use sim::launch::default_bin_dir;
 use tonic::transport::Channel;
 
-/// The directory holding `dataplaned`, `stackd`, `stackctl` and `stack-sim`, building them
-/// first if they are missing (e.g. `cargo test -p stackd-tests` alone does not build other
-/// packages' bins).
+/// The directory holding `dataplaned`, `stackd`, `stackctl` and `stack-sim`, brought up to
+/// date first: `cargo test -p stackd-tests` alone does not build other packages' bins, and a
+/// stale binary would test old code. Under cargo (`CARGO` set) a `cargo build` of them runs
+/// once per test process (a no-op when they are fresh); otherwise they are built only when
+/// missing.
 pub fn bin_dir() -> PathBuf {
+    static BUILT: std::sync::OnceLock<()> = std::sync::OnceLock::new();
     let dir = default_bin_dir();
-    let missing = ["dataplaned", "stackd", "stackctl", "stack-sim"]
-        .iter()
-        .any(|b| !dir.join(b).exists());
-    if missing {
-        let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-        let mut cmd = std::process::Command::new(cargo);
+    BUILT.get_or_init(|| {
+        let missing = ["dataplaned", "stackd", "stackctl", "stack-sim"]
+            .iter()
+            .any(|b| !dir.join(b).exists());
+        let cargo = std::env::var("CARGO").ok();
+        if !missing && cargo.is_none() {
+            return;
+        }
+        let mut cmd = std::process::Command::new(cargo.unwrap_or_else(|| "cargo".into()));
         cmd.args([
             "build",
+            "--quiet",
             "-p",
             "dataplane",
             "-p",
@@ -37,7 +44,7 @@ pub fn bin_dir() -> PathBuf {
         }
         let status = cmd.status().expect("run cargo build");
         assert!(status.success(), "cargo build of the daemons failed");
-    }
+    });
     dir
 }
 

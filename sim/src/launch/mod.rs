@@ -32,7 +32,8 @@ pub use netns::{running_as_root, NetnsHost};
 pub use process::Daemon;
 pub use relay::{Impairment, LinkRelay, RelayCounters};
 pub use state::{
-    down, is_our_daemon, read_state, DaemonState, DownReport, StackState, StateError, UnitState,
+    down, is_our_daemon, prepare_dir, read_state, DaemonState, DownReport, StackState, StateError,
+    UnitState,
 };
 
 /// How the units are cabled.

@@ -207,6 +207,31 @@ pub struct DownReport {
     pub removed: bool,
 }
 
+/// Makes `dir` ready for a new stack: nothing to do when it does not exist or is empty; what
+/// a stack left there (a crash) is torn down with [`down`]; a directory with other contents
+/// is refused ([`StateError::NotOurs`]), so a stack never lands among files it would later
+/// remove.
+pub fn prepare_dir(dir: &Path) -> Result<(), StateError> {
+    if !dir.exists() {
+        return Ok(());
+    }
+    if dir.join(PID_FILE).exists() || dir.join(STATE_FILE).exists() {
+        return down(dir).map(|_| ());
+    }
+    let empty = std::fs::read_dir(dir)
+        .map_err(|source| StateError::Io {
+            what: format!("read {}", dir.display()),
+            source,
+        })?
+        .next()
+        .is_none();
+    if empty {
+        Ok(())
+    } else {
+        Err(StateError::NotOurs(dir.to_path_buf()))
+    }
+}
+
 /// Whether `pid` still runs the daemon `name` of the stack in `dir`: its executable is
 /// called `name` and its command line mentions `dir` (its sockets live there), so a reused
 /// pid is never killed.

@@ -221,10 +221,8 @@ pub fn up(args: &UpArgs) -> Result<(), OpsError> {
     if anything_running(&dir) {
         return Err(OpsError::Running(dir));
     }
-    if dir.exists() && (dir.join("stack.json").exists() || dir.join("pids").exists()) {
-        // What a crashed or killed stack left behind.
-        teardown(&dir)?;
-    }
+    // What a crashed or killed stack left behind is cleaned up; a foreign directory refused.
+    crate::launch::prepare_dir(&dir)?;
     let mut spec = LaunchSpec::new(args.units, args.topology.into(), dir.clone());
     spec.links = args.links;
     spec.front_ports = args.hosts_per_unit;

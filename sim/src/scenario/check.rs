@@ -15,6 +15,8 @@ pub(super) struct Checker<'a> {
     pub(super) src: &'a str,
     pub(super) units: u8,
     pub(super) hosts_per_unit: u8,
+    /// Named hosts (`[[host]]`) and their NICs.
+    pub(super) named: Vec<(String, Vec<HostId>)>,
 }
 
 pub(super) type R<T> = Result<T, ScenarioError>;
@@ -73,10 +75,27 @@ impl Checker<'_> {
         Ok(h)
     }
 
+    /// One host's NICs: a `[[host]]` name, or `UNIT/PORT`.
+    pub(super) fn nics(&self, span: Range<usize>, v: &Value, what: &str) -> R<Vec<HostId>> {
+        if let Value::String(s) = v {
+            if let Some((_, nics)) = self.named.iter().find(|(n, _)| n == s) {
+                return Ok(nics.clone());
+            }
+        }
+        Ok(vec![self.host(span, v, what)?])
+    }
+
+    /// The NICs of one host or a list of hosts.
     pub(super) fn hosts(&self, v: &Spanned<Value>, what: &str) -> R<Vec<HostId>> {
         match v.get_ref() {
-            Value::Array(items) => items.iter().map(|i| self.host(v.span(), i, what)).collect(),
-            one => Ok(vec![self.host(v.span(), one, what)?]),
+            Value::Array(items) => {
+                let mut all = Vec::new();
+                for i in items {
+                    all.extend(self.nics(v.span(), i, what)?);
+                }
+                Ok(all)
+            }
+            one => self.nics(v.span(), one, what),
         }
     }
 

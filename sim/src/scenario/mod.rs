@@ -254,6 +254,9 @@ pub enum Assert {
         min_received: Option<u64>,
         /// The sender received at least this many PFC frames.
         min_sender_pfc_frames: Option<u64>,
+        /// Holds when any one of the flows meets every limit (e.g. one path of a dual-homed
+        /// host), instead of each of them.
+        any: bool,
     },
     /// The master at the end.
     Master(MasterRef),

@@ -23,6 +23,8 @@ struct RawScenario {
     drain_ms: Option<Spanned<u64>>,
     stack: Spanned<RawStack>,
     #[serde(default)]
+    host: Vec<RawHost>,
+    #[serde(default)]
     traffic: Vec<RawTraffic>,
     #[serde(default)]
     step: Vec<Spanned<RawStep>>,
@@ -41,6 +43,14 @@ struct RawStack {
     lossless: Option<Vec<Spanned<u8>>>,
     priorities: Option<Vec<Spanned<u8>>>,
     converge_timeout_ms: Option<u64>,
+}
+
+/// A named host with one or more NICs (front ports), e.g. a dual-homed server.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawHost {
+    name: Spanned<String>,
+    nics: Spanned<Value>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -90,6 +100,7 @@ struct RawAssert {
     max_reordered: Option<u64>,
     min_received: Option<u64>,
     min_sender_pfc_frames: Option<u64>,
+    any: Option<bool>,
     master: Option<Spanned<Value>>,
     master_not: Option<Spanned<Value>>,
 }
@@ -125,6 +136,7 @@ pub fn parse(path: &Path, src: &str) -> Result<Scenario, ScenarioError> {
         src,
         units: 6,
         hosts_per_unit: 8,
+        named: Vec::new(),
     };
     let units = c.unit(&rs.units, "units")?;
     c.units = units;
@@ -187,6 +199,32 @@ pub fn parse(path: &Path, src: &str) -> Result<Scenario, ScenarioError> {
     };
     let _ = stack_span;
 
+    for h in &raw.host {
+        let name = h.name.get_ref().clone();
+        let taken = name.is_empty()
+            || name.parse::<HostId>().is_ok()
+            || c.named.iter().any(|(n, _)| *n == name);
+        if taken {
+            return Err(c.err(
+                h.name.span(),
+                format!("name: '{name}': expected a new name that is not UNIT/PORT"),
+            ));
+        }
+        let nics = match h.nics.get_ref() {
+            Value::Array(items) if !items.is_empty() => items
+                .iter()
+                .map(|i| c.host(h.nics.span(), i, "nics"))
+                .collect::<R<Vec<HostId>>>()?,
+            _ => {
+                return Err(c.err(
+                    h.nics.span(),
+                    "nics: expected a list of front ports, e.g. [\"1/2\", \"2/2\"]",
+                ))
+            }
+        };
+        c.named.push((name, nics));
+    }
+
     let mut traffic = Vec::new();
     for t in &raw.traffic {
         let name = t.name.get_ref().clone();
@@ -218,8 +256,8 @@ pub fn parse(path: &Path, src: &str) -> Result<Scenario, ScenarioError> {
                 let from = need(&c, t, &name, &t.from, "from")?;
                 let to = need(&c, t, &name, &t.to, "to")?;
                 Pattern::Pair {
-                    from: c.host(from.span(), from.get_ref(), "from")?,
-                    to: c.host(to.span(), to.get_ref(), "to")?,
+                    from: c.nics(from.span(), from.get_ref(), "from")?,
+                    to: c.nics(to.span(), to.get_ref(), "to")?,
                 }
             }
             "incast" => {
@@ -477,6 +515,7 @@ pub fn parse(path: &Path, src: &str) -> Result<Scenario, ScenarioError> {
                 max_reordered: a.max_reordered,
                 min_received: a.min_received,
                 min_sender_pfc_frames: a.min_sender_pfc_frames,
+                any: a.any.unwrap_or(false),
             });
         }
     }

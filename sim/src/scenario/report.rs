@@ -105,6 +105,7 @@ impl Report {
                     max_reordered,
                     min_received,
                     min_sender_pfc_frames,
+                    any,
                 } => {
                     let flows: Vec<&FlowReport> = self
                         .flows
@@ -122,8 +123,9 @@ impl Report {
                             detail: "no such flow ran".into(),
                         });
                     }
-                    let mut results = Vec::new();
+                    let mut per_flow: Vec<(String, Vec<AssertionResult>)> = Vec::new();
                     for f in flows {
+                        let mut results = Vec::new();
                         let pct = if f.sent == 0 {
                             0.0
                         } else {
@@ -179,8 +181,33 @@ impl Report {
                                 format!("PFC frames {pfc}"),
                             );
                         }
+                        per_flow.push((f.name.clone(), results));
                     }
-                    self.assertions.extend(results);
+                    if *any {
+                        // One verdict: some flow (a path of a multi-NIC host) met every limit.
+                        let held: Vec<&str> = per_flow
+                            .iter()
+                            .filter(|(_, r)| r.iter().all(|a| a.passed))
+                            .map(|(n, _)| n.as_str())
+                            .collect();
+                        let failed: Vec<String> = per_flow
+                            .iter()
+                            .flat_map(|(_, r)| r.iter().filter(|a| !a.passed))
+                            .map(|a| format!("{} ({})", a.what, a.detail))
+                            .collect();
+                        self.assertions.push(AssertionResult {
+                            what: format!("flow {flow}: some flow within its limits"),
+                            passed: !held.is_empty(),
+                            detail: format!(
+                                "held for [{}]; not for [{}]",
+                                held.join(", "),
+                                failed.join("; ")
+                            ),
+                        });
+                    } else {
+                        self.assertions
+                            .extend(per_flow.into_iter().flat_map(|(_, r)| r));
+                    }
                 }
             }
         }

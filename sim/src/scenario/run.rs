@@ -479,7 +479,9 @@ pub fn run(sc: &Scenario, file: &Path, opts: &RunOptions) -> Result<Report, Scen
     let dir = opts.dir.clone().unwrap_or_else(|| {
         std::env::temp_dir().join(format!("stack-sim-run-{}-{}", std::process::id(), sc.name))
     });
-    let _ = std::fs::remove_dir_all(&dir);
+    crate::launch::prepare_dir(&dir).map_err(|e| {
+        ScenarioError::Launch(crate::launch::LaunchError::Spec(format!("--dir: {e}")))
+    })?;
     let mut spec = LaunchSpec::new(sc.stack.units, sc.stack.topology, dir.clone());
     spec.links = sc.stack.links;
     spec.front_ports = sc.stack.hosts_per_unit;

@@ -130,12 +130,13 @@ pub struct FlowSpec {
 /// How a named traffic item becomes flows.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Pattern {
-    /// One flow.
+    /// One flow; with a multi-NIC (dual-homed) sender or receiver, one flow per pair of NICs
+    /// (SMB Multichannel style: every path in use).
     Pair {
-        /// The sender.
-        from: HostId,
-        /// The receiver.
-        to: HostId,
+        /// The sender's NICs.
+        from: Vec<HostId>,
+        /// The receiver's NICs.
+        to: Vec<HostId>,
     },
     /// Every sender to one receiver.
     Incast {
@@ -172,7 +173,13 @@ pub fn expand(
         priority,
     };
     match pattern {
-        Pattern::Pair { from, to } => vec![flow(*from, *to, true)],
+        Pattern::Pair { from, to } => {
+            let single = from.len() == 1 && to.len() == 1;
+            from.iter()
+                .flat_map(|a| to.iter().map(move |b| (*a, *b)))
+                .map(|(a, b)| flow(a, b, single))
+                .collect()
+        }
         Pattern::Incast { from, to } => from.iter().map(|f| flow(*f, *to, false)).collect(),
         Pattern::AllToAll { hosts } => hosts
             .iter()
