@@ -148,7 +148,8 @@ async fn run(cfg: StackdConfig) -> Result<(), String> {
         .run(mgmt_rx, dataplane::daemon::shutdown_signal())
         .await;
     let _ = stop_tx.send(true);
-    let _ = server.await;
+    // Open management connections (a stackctl, a monitor) do not hold the exit up for long.
+    let _ = tokio::time::timeout(std::time::Duration::from_millis(300), server).await;
     let _ = std::fs::remove_file(&socket);
     result.map_err(|e| e.to_string())
 }
