@@ -161,3 +161,28 @@ pub fn receive_tagged(sock: &UdpSocket, tag: u8) -> bool {
     }
     false
 }
+
+/// A ring of `units` launched under a fresh test directory `name`, converged (one master, one
+/// standby, everyone active): the stack, its stackd sockets and the converged views.
+pub async fn converged_ring(
+    name: &str,
+    units: u8,
+) -> (
+    sim::launch::Stack,
+    Vec<PathBuf>,
+    Vec<pb::ShowSwitchResponse>,
+) {
+    let mut spec = sim::launch::LaunchSpec::new(units, sim::launch::Topology::Ring, test_dir(name));
+    spec.bin_dir = bin_dir();
+    let stack = sim::launch::Stack::start(&spec).expect("launch the stack");
+    let sockets: Vec<PathBuf> = stack
+        .units
+        .iter()
+        .map(|u| u.stackd_socket.clone())
+        .collect();
+    let views = wait_for_stack(&sockets, Duration::from_secs(10), |v| {
+        converged(v, usize::from(units))
+    })
+    .await;
+    (stack, sockets, views)
+}

@@ -7,21 +7,13 @@ use std::time::Duration;
 use proto::stack::v1 as pb;
 use sim::launch::{LaunchSpec, Stack, Topology};
 use stackd_tests::{
-    bin_dir, converged, frame, host_on, receive_tagged, test_dir, unit_of, wait_for_stack,
+    bin_dir, converged, converged_ring, frame, host_on, receive_tagged, test_dir, unit_of,
+    wait_for_stack,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_units_elect_forward_and_survive_the_master() {
-    let mut spec = LaunchSpec::new(3, Topology::Ring, test_dir("ring3"));
-    spec.bin_dir = bin_dir();
-    let mut stack = Stack::start(&spec).expect("launch the stack");
-    let sockets: Vec<_> = stack
-        .units
-        .iter()
-        .map(|u| u.stackd_socket.clone())
-        .collect();
-
-    let views = wait_for_stack(&sockets, Duration::from_secs(10), |v| converged(v, 3)).await;
+    let (mut stack, sockets, views) = converged_ring("ring3", 3).await;
     let master = views[0].master_mac;
     let master_unit = unit_of(&views[0], master);
     let standby = views[0]
@@ -35,7 +27,7 @@ async fn three_units_elect_forward_and_survive_the_master() {
     assert_eq!(units, vec![1, 2, 3], "unit numbers: {views:#?}");
 
     // stackctl shows the same table: three units, one master, one standby.
-    let out = std::process::Command::new(spec.bin_dir.join("stackctl"))
+    let out = std::process::Command::new(bin_dir().join("stackctl"))
         .arg("--socket")
         .arg(&sockets[0])
         .args(["show", "switch"])
@@ -142,15 +134,7 @@ async fn a_unit_without_the_stack_key_is_kept_out() {
 /// from its checkpoint; hosts on two units exchange frames throughout without a loss.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_masters_stackd_restarts_without_an_election_or_a_lost_frame() {
-    let mut spec = LaunchSpec::new(3, Topology::Ring, test_dir("nsf"));
-    spec.bin_dir = bin_dir();
-    let mut stack = Stack::start(&spec).expect("launch the stack");
-    let sockets: Vec<_> = stack
-        .units
-        .iter()
-        .map(|u| u.stackd_socket.clone())
-        .collect();
-    let views = wait_for_stack(&sockets, Duration::from_secs(10), |v| converged(v, 3)).await;
+    let (mut stack, sockets, views) = converged_ring("nsf", 3).await;
     let (master, epoch) = (views[0].master_mac, views[0].epoch);
     let master_unit = unit_of(&views[0], master);
     let others: Vec<u8> = (1..=3).filter(|u| *u != master_unit).collect();
@@ -214,15 +198,7 @@ async fn the_masters_stackd_restarts_without_an_election_or_a_lost_frame() {
 /// other units keep forwarding between themselves throughout.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_dataplane_is_programmed_again_by_its_stackd() {
-    let mut spec = LaunchSpec::new(3, Topology::Ring, test_dir("dp-restart"));
-    spec.bin_dir = bin_dir();
-    let mut stack = Stack::start(&spec).expect("launch the stack");
-    let sockets: Vec<_> = stack
-        .units
-        .iter()
-        .map(|u| u.stackd_socket.clone())
-        .collect();
-    let views = wait_for_stack(&sockets, Duration::from_secs(10), |v| converged(v, 3)).await;
+    let (mut stack, sockets, views) = converged_ring("dp-restart", 3).await;
     let master = views[0].master_mac;
     let master_unit = unit_of(&views[0], master);
     let victim = (1..=3).find(|u| *u != master_unit).unwrap();
