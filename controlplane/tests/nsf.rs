@@ -104,12 +104,7 @@ fn a_members_control_plane_restarts_without_a_ripple() {
 fn past_the_grace_period_the_standby_takes_over_and_the_old_master_is_fenced() {
     let mut h = ring(33, 4);
     let m = master(&h);
-    let standby = h
-        .view(m)
-        .unwrap()
-        .standby
-        .and_then(|s| h.index_of(s))
-        .unwrap();
+    let standby = standby_of(&h, m);
     h.detach_control(m);
     h.run_for(Duration::from_secs(6));
     assert_eq!(master(&h), standby);

@@ -35,12 +35,7 @@ fn members_keep_forwarding_while_the_standby_takes_over() {
     let mut h = Harness::line(5, specs(&[1; 5]), true, 1);
     settled(&mut h);
     let m = master(&h);
-    let standby = h
-        .view(m)
-        .unwrap()
-        .standby
-        .and_then(|s| h.index_of(s))
-        .unwrap();
+    let standby = standby_of(&h, m);
     h.crash(m);
     settled(&mut h);
     assert_eq!(master(&h), standby);
@@ -130,12 +125,7 @@ fn the_configured_standby_replaces_the_elected_one() {
     let mut h = Harness::line(8, specs(&[1; 4]), true, 1);
     settled(&mut h);
     let m = master(&h);
-    let elected = h
-        .view(m)
-        .unwrap()
-        .standby
-        .and_then(|s| h.index_of(s))
-        .unwrap();
+    let elected = standby_of(&h, m);
     let other = (0..4).find(|&i| i != m && i != elected).unwrap();
     let unit = unit_of(&h, other);
     let own = unit_of(&h, m);
@@ -157,12 +147,7 @@ fn an_operator_failover_hands_over_without_a_hold() {
     let mut h = Harness::line(9, specs(&[1; 4]), true, 1);
     settled(&mut h);
     let m = master(&h);
-    let standby = h
-        .view(m)
-        .unwrap()
-        .standby
-        .and_then(|s| h.index_of(s))
-        .unwrap();
+    let standby = standby_of(&h, m);
     let epoch = h.view(m).unwrap().epoch;
     h.operate(m, |mgr, now| mgr.initiate_failover(now))
         .unwrap()

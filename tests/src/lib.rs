@@ -175,11 +175,7 @@ pub async fn converged_ring(
     let mut spec = sim::launch::LaunchSpec::new(units, sim::launch::Topology::Ring, test_dir(name));
     spec.bin_dir = bin_dir();
     let stack = sim::launch::Stack::start(&spec).expect("launch the stack");
-    let sockets: Vec<PathBuf> = stack
-        .units
-        .iter()
-        .map(|u| u.stackd_socket.clone())
-        .collect();
+    let sockets: Vec<PathBuf> = stack.stackd_sockets();
     let views = wait_for_stack(&sockets, Duration::from_secs(10), |v| {
         converged(v, usize::from(units))
     })

@@ -105,11 +105,7 @@ async fn a_unit_without_the_stack_key_is_kept_out() {
             .push((u, vec!["--key-file".into(), key.display().to_string()]));
     }
     let mut stack = Stack::start(&spec).expect("launch the stack");
-    let sockets: Vec<_> = stack
-        .units
-        .iter()
-        .map(|u| u.stackd_socket.clone())
-        .collect();
+    let sockets: Vec<_> = stack.stackd_sockets();
     let keyed = wait_for_stack(&sockets[..2], Duration::from_secs(10), |v| converged(v, 2)).await;
     let intruder = stackd_tests::stackd(&sockets[2])
         .await

@@ -300,9 +300,6 @@ impl Driver {
                         Err(e) => warn!("{e}: booting cold"),
                     }
                 }
-                if let Some(s) = &sc.stack_config {
-                    sc.standby = s.standby.or(sc.standby);
-                }
                 self.mgr = Some(StackManager::new(sc, now));
             }
             Some(m) => {

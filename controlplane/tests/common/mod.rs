@@ -56,3 +56,12 @@ pub fn last_rule(h: &Harness, i: usize, role: Role) -> Option<Rule> {
         _ => None,
     })
 }
+
+/// The index of the standby named by unit `i`'s master.
+pub fn standby_of(h: &Harness, i: usize) -> usize {
+    h.view(i)
+        .unwrap()
+        .standby
+        .and_then(|s| h.index_of(s))
+        .expect("a standby")
+}

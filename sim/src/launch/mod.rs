@@ -468,6 +468,11 @@ impl Stack {
             .ok_or(LaunchError::NoUnit(n))
     }
 
+    /// Every unit's stackd management socket, unit 1 first.
+    pub fn stackd_sockets(&self) -> Vec<PathBuf> {
+        self.units.iter().map(|u| u.stackd_socket.clone()).collect()
+    }
+
     /// Kills unit `n`'s daemons with SIGKILL (a unit failure).
     pub fn kill_unit(&mut self, n: u8) -> Result<(), LaunchError> {
         let u = self.unit(n)?;

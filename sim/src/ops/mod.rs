@@ -242,11 +242,7 @@ pub fn up(args: &UpArgs) -> Result<(), OpsError> {
     let mut stack = Stack::start(&spec)?;
     eprintln!("every dataplaned and stackd serves its socket; waiting for the stack to converge");
     let mgmt = Mgmt::new()?;
-    let sockets: Vec<_> = stack
-        .units
-        .iter()
-        .map(|u| u.stackd_socket.clone())
-        .collect();
+    let sockets: Vec<_> = stack.stackd_sockets();
     let (views, took) = wait_converged(
         &mgmt,
         &sockets,

@@ -517,11 +517,7 @@ fn run_in(
 ) -> Result<Report, ScenarioError> {
     let mut stack = Stack::start(spec)?;
     let mgmt = Mgmt::new()?;
-    let sockets: Vec<_> = stack
-        .units
-        .iter()
-        .map(|u| u.stackd_socket.clone())
-        .collect();
+    let sockets: Vec<_> = stack.stackd_sockets();
     let (views, took) = wait_converged(
         &mgmt,
         &sockets,
