@@ -93,6 +93,10 @@ pub struct Checkpoint {
     pub table: Vec<(u64, u8)>,
     /// Front ports held.
     pub held: bool,
+    /// Who was at the other end of each stack link. A resumed unit advertises them from the
+    /// start: were it to re-learn them one link at a time, its first adverts would name only
+    /// some of its links, and every unit would re-route round the "missing" ones for a moment.
+    pub adjacencies: Vec<Adjacency>,
 }
 
 /// A stack link's state, as the dataplane's hellos report it.

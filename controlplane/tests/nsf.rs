@@ -39,6 +39,13 @@ fn role_changes_since(h: &Harness, mark: usize) -> Vec<(usize, StackEvent)> {
         .collect()
 }
 
+/// Route and flood-tree changes per unit so far.
+fn route_changes(h: &Harness) -> Vec<usize> {
+    (0..h.len())
+        .map(|i| h.node(i).map_or(0, |n| n.dp.route_changes))
+        .collect()
+}
+
 #[test]
 fn the_masters_control_plane_restarts_without_an_election() {
     let mut h = ring(31, 4);
@@ -47,6 +54,7 @@ fn the_masters_control_plane_restarts_without_an_election() {
     let routes: Vec<_> = (0..4)
         .map(|i| h.node(i).unwrap().dp.routes.clone())
         .collect();
+    let changes = route_changes(&h);
     let mark = h.log.len();
     h.detach_control(m);
     // Well past the 1 s hold time, inside the 3 s grace period.
@@ -59,6 +67,11 @@ fn the_masters_control_plane_restarts_without_an_election() {
     }
     h.reattach_control(m);
     h.run_for(Duration::from_millis(500));
+    assert_eq!(
+        route_changes(&h),
+        changes,
+        "no unit re-routed, not even for a moment"
+    );
     assert_eq!(master(&h), m);
     assert_eq!(h.view(m).unwrap().epoch, epoch, "no new epoch: no election");
     h.check_one_master().unwrap();
@@ -89,11 +102,13 @@ fn a_members_control_plane_restarts_without_a_ripple() {
         .find(|&i| i != m && h.view(i).unwrap().role == Role::Member)
         .unwrap();
     let mark = h.log.len();
+    let changes = route_changes(&h);
     h.detach_control(member);
     h.run_for(Duration::from_millis(1500));
     h.reattach_control(member);
     h.run_for(Duration::from_millis(500));
     assert_eq!(role_changes_since(&h, mark), vec![]);
+    assert_eq!(route_changes(&h), changes, "nobody re-routed");
     assert_eq!(h.view(member).unwrap().role, Role::Member);
     assert_eq!(h.view(member).unwrap().master, Some(h.mac(m)));
     assert!(!h.node(member).unwrap().mgr.resyncing());

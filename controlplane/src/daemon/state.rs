@@ -48,6 +48,9 @@ pub struct CheckpointFile {
     pub held: bool,
     /// The unit table: (MAC, number).
     pub table: Vec<(u64, u8)>,
+    /// The stack links' far ends: (stack port, neighbour's MAC, neighbour's stack port).
+    #[serde(default)]
+    pub adjacencies: Vec<(u8, u64, u8)>,
 }
 
 impl CheckpointFile {
@@ -69,6 +72,11 @@ impl CheckpointFile {
             standby_rule: cp.standby.1,
             held: cp.held,
             table: cp.table.clone(),
+            adjacencies: cp
+                .adjacencies
+                .iter()
+                .map(|a| (a.port.0, a.neighbour, a.neighbour_port.0))
+                .collect(),
         }
     }
 
@@ -90,6 +98,17 @@ impl CheckpointFile {
             standby: (self.standby, self.standby_rule),
             table: self.table.clone(),
             held: self.held,
+            adjacencies: self
+                .adjacencies
+                .iter()
+                .map(
+                    |&(port, neighbour, neighbour_port)| crate::wire::Adjacency {
+                        port: crate::StackPort(port),
+                        neighbour,
+                        neighbour_port: crate::StackPort(neighbour_port),
+                    },
+                )
+                .collect(),
         })
     }
 
@@ -233,6 +252,11 @@ mod tests {
             standby: (0x0253_544b_0002, 4),
             table: vec![(0x0253_544b_0001, 1), (0x0253_544b_0002, 2)],
             held: false,
+            adjacencies: vec![crate::wire::Adjacency {
+                port: crate::StackPort(1),
+                neighbour: 0x0253_544b_0002,
+                neighbour_port: crate::StackPort(0),
+            }],
         };
         let path = d.join("checkpoint.toml");
         CheckpointFile::from_checkpoint(&cp).store(&path).unwrap();

@@ -6,6 +6,9 @@ use crate::manager::{LinkState, StackManager};
 
 use super::Harness;
 
+/// How long after one neighbour the next notices a re-attached control plane.
+const NEIGHBOUR_NOTICE_SKEW: std::time::Duration = std::time::Duration::from_millis(5);
+
 impl Harness {
     /// Unit `u`'s control plane stops (a `stackd` killed): it receives nothing, runs no timers,
     /// sends nothing; its links stay up and its neighbours are told "control detached".
@@ -46,7 +49,13 @@ impl Harness {
             }
         }
         self.pump(u);
-        for (_, peer, peer_port) in cables {
+        // Each neighbour notices "attached" at its own next hello: one after the other, a few
+        // milliseconds apart, as on real links whose hellos are not synchronised.
+        for (k, (_, peer, peer_port)) in cables.into_iter().enumerate() {
+            if k > 0 {
+                self.run_for(NEIGHBOUR_NOTICE_SKEW);
+            }
+            let now = self.now;
             if let Some(p) = self.nodes[peer].as_mut().filter(|p| !p.detached) {
                 p.mgr.handle_neighbour_control(now, peer_port, true);
             }

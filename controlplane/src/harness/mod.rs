@@ -82,6 +82,9 @@ pub struct ModelDataplane {
     /// How many times the front ports were held down after having been released (an active
     /// unit stopping forwarding).
     pub holds_after_active: usize,
+    /// How many writes changed a route or the flood tree (a re-write of the same value does
+    /// not count): a transient re-route shows here even when the routes end where they were.
+    pub route_changes: usize,
     /// Static MAC entries of the stack configuration.
     pub static_macs: BTreeMap<(u16, u64), crate::stack_config::StaticMac>,
 }
@@ -358,12 +361,21 @@ impl Harness {
             while let Some(w) = n.mgr.poll_write() {
                 match w {
                     DataplaneWrite::SetRoute(r) => {
-                        n.dp.routes.insert(r.unit, r);
+                        if n.dp.routes.insert(r.unit, r.clone()).as_ref() != Some(&r) {
+                            n.dp.route_changes += 1;
+                        }
                     }
                     DataplaneWrite::DeleteRoute(u) => {
-                        n.dp.routes.remove(&u);
+                        if n.dp.routes.remove(&u).is_some() {
+                            n.dp.route_changes += 1;
+                        }
                     }
-                    DataplaneWrite::SetFloodTree(f) => n.dp.flood = f,
+                    DataplaneWrite::SetFloodTree(f) => {
+                        if n.dp.flood != f {
+                            n.dp.route_changes += 1;
+                        }
+                        n.dp.flood = f;
+                    }
                     DataplaneWrite::SetStaticMac(m) => {
                         n.dp.static_macs.insert((m.vid, m.mac), m);
                     }

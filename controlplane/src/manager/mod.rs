@@ -412,9 +412,9 @@ impl StackManager {
         u64::try_from(now.saturating_since(self.boot).as_millis()).unwrap_or(u64::MAX)
     }
 
-    fn own_advert(&self, now: Instant) -> Advert {
-        let adjacencies = self
-            .ports
+    /// This unit's stack links that are up, with the unit and port at their other end.
+    fn adjacencies(&self) -> Vec<Adjacency> {
+        self.ports
             .iter()
             .filter(|(_, p)| p.up)
             .filter_map(|(&port, p)| {
@@ -424,7 +424,11 @@ impl StackManager {
                     neighbour_port: q,
                 })
             })
-            .collect();
+            .collect()
+    }
+
+    fn own_advert(&self, now: Instant) -> Advert {
+        let adjacencies = self.adjacencies();
         let complete = self.ports.values().all(|p| p.up && p.neighbour.is_some());
         Advert {
             origin: self.cfg.mac,

@@ -97,10 +97,17 @@ impl StackManager {
             .map(|(m, _)| *m)
             .collect();
         self.held = cp.held;
+        // The links' far ends as they were: kept (as if just heard) until a link goes down, a
+        // different neighbour speaks on it, or it stays silent for the hold time.
+        for a in &cp.adjacencies {
+            if let Some(p) = self.ports.get_mut(&a.port) {
+                p.neighbour = Some((a.neighbour, a.neighbour_port));
+                p.heard = now;
+            }
+        }
         self.window_over = true;
         self.resyncing = true;
         self.last_checkpoint = Some(cp);
-        let _ = now;
     }
 
     /// Whether a resumed manager has heard every unit of its checkpoint again (or waited out
@@ -132,6 +139,7 @@ impl StackManager {
             standby: self.standby.map_or((0, 0), |(m, r)| (m, r.code())),
             table: self.table.iter().map(|(m, u)| (*m, *u)).collect(),
             held: self.held,
+            adjacencies: self.adjacencies(),
         }
     }
 
