@@ -108,6 +108,18 @@ fn bad_files_name_the_line_and_what_was_expected() {
         ("[stack]\nunits = 3\n[[assert]]\nflow = \"ghost\"\n", 4, "no such traffic"),
         ("[stack]\nunits = 3\n[[assert]]\nmax_lost = 0\n", 3, "exactly one of"),
         ("[stack]\nunits = 3\n[[assert]]\nmaster = \"me\"\n", 4, "initial-master"),
+        ("[stack]\nunits = 3\n[[assert]]\nmax_masters = 0\n", 4, "1 or more"),
+        ("[stack]\nunits = 3\nhello_interval_ms = 0\n", 3, "1 to 1000"),
+        (
+            "[stack]\nunits = 3\n[[step]]\ndo = \"restart-stackd\"\nunit = \"random\"\nrepeat = 5\n",
+            4,
+            "`repeat` needs `every_ms`",
+        ),
+        (
+            "[stack]\nunits = 3\n[[step]]\ndo = \"wait\"\nms = 1\nrepeat = 0\nevery_ms = 5\n",
+            6,
+            "1 to 10000",
+        ),
         (
             "[stack]\nunits = 3\n[[host]]\nname = \"1/1\"\nnics = [\"1/1\"]\n",
             4,
@@ -167,12 +179,20 @@ count = 3
 [[step]]
 do = "restart-dataplaned"
 unit = "standby"
+[[step]]
+do = "restart-stackd"
+unit = "random"
+down_ms = 50
+repeat = 10
+every_ms = 200
 
 [[assert]]
 flow = "in"
 max_lost = 0
 [[assert]]
 master_not = 1
+[[assert]]
+max_masters = 1
 "#;
     let sc = parse(Path::new("t.toml"), src).expect("parses");
     assert_eq!(sc.seed, 9);
@@ -183,7 +203,22 @@ master_not = 1
         sim::traffic::Pattern::AllToAll { hosts } => assert_eq!(hosts.len(), 8),
         p => panic!("{p:?}"),
     }
-    assert_eq!(sc.steps.len(), 3);
+    assert_eq!(sc.steps.len(), 4);
+    assert_eq!(sc.steps[0].repeat, 1);
+    assert_eq!(
+        sc.steps[3].action,
+        Action::Restart(Target::Stackd, UnitRef::Random)
+    );
+    assert_eq!(
+        (
+            sc.steps[3].repeat,
+            sc.steps[3].every_ms,
+            sc.steps[3].down_ms
+        ),
+        (10, 200, 50)
+    );
+    assert_eq!(sc.asserts[2], Assert::MaxMasters(1));
+    assert_eq!(sc.stack.hello_interval_ms, 10);
     assert_eq!(sc.steps[1].at_ms, Some(100));
     assert!(matches!(
         sc.steps[1].action,

@@ -105,6 +105,7 @@ impl Checker<'_> {
             Value::String(s) if s == "standby" => Ok(UnitRef::Standby),
             Value::String(s) if s == "initial-master" => Ok(UnitRef::InitialMaster),
             Value::String(s) if s == "initial-standby" => Ok(UnitRef::InitialStandby),
+            Value::String(s) if s == "random" => Ok(UnitRef::Random),
             Value::Integer(i) => {
                 let u = u8::try_from(*i).unwrap_or(0);
                 Ok(UnitRef::Number(
@@ -114,7 +115,7 @@ impl Checker<'_> {
             _ => Err(self.err(
                 v.span(),
                 format!(
-                    "unit: expected a unit number (1 to {}), \"master\", \"standby\", \"initial-master\" or \"initial-standby\"",
+                    "unit: expected a unit number (1 to {}), \"master\", \"standby\", \"initial-master\", \"initial-standby\" or \"random\"",
                     self.units
                 ),
             )),

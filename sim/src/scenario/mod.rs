@@ -40,6 +40,7 @@ mod check;
 mod parse;
 mod report;
 mod run;
+mod watch;
 
 use std::path::PathBuf;
 
@@ -51,6 +52,7 @@ use crate::traffic::Pattern;
 pub use parse::{parse, read};
 pub use report::{AssertionResult, Event, Report};
 pub use run::{run, RunOptions};
+pub use watch::MasterWatch;
 
 /// Why a scenario could not be read or run.
 #[derive(Debug, Error)]
@@ -110,6 +112,9 @@ pub enum UnitRef {
     InitialMaster,
     /// The standby when the timeline began.
     InitialStandby,
+    /// Any unit, drawn when the step runs from the scenario's seed (master and standby
+    /// included).
+    Random,
 }
 
 /// A unit named in an expectation: by number, or by its role when the timeline began.
@@ -218,6 +223,12 @@ pub struct Step {
     pub at_ms: Option<u64>,
     /// What it does.
     pub action: Action,
+    /// How many times it runs (1 = once); a `random` unit is drawn again each time.
+    pub repeat: u32,
+    /// With `repeat`: milliseconds from the start of one run to the start of the next.
+    pub every_ms: u64,
+    /// For `restart-*`: milliseconds between the kill and the start.
+    pub down_ms: u64,
 }
 
 /// A traffic item: one or more flows with the same parameters.
@@ -262,6 +273,9 @@ pub enum Assert {
     Master(MasterRef),
     /// Not the master at the end.
     MasterNot(MasterRef),
+    /// Never more than this many units said they were master at the same time, watched
+    /// throughout the timeline.
+    MaxMasters(u32),
 }
 
 /// The stack a scenario runs on.
@@ -283,6 +297,8 @@ pub struct StackSpec {
     pub priorities: Vec<u8>,
     /// How long the stack may take to converge at first.
     pub converge_timeout_ms: u64,
+    /// Stack-link hello interval, milliseconds (a link is down after 3 missed).
+    pub hello_interval_ms: u64,
 }
 
 /// A scenario, checked.

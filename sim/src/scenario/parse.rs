@@ -43,6 +43,7 @@ struct RawStack {
     lossless: Option<Vec<Spanned<u8>>>,
     priorities: Option<Vec<Spanned<u8>>>,
     converge_timeout_ms: Option<u64>,
+    hello_interval_ms: Option<Spanned<u64>>,
 }
 
 /// A named host with one or more NICs (front ports), e.g. a dual-homed server.
@@ -88,6 +89,8 @@ struct RawStep {
     held: Option<Vec<Spanned<u8>>>,
     timeout_ms: Option<u64>,
     max_ms: Option<u64>,
+    repeat: Option<Spanned<u32>>,
+    every_ms: Option<u64>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -103,6 +106,7 @@ struct RawAssert {
     any: Option<bool>,
     master: Option<Spanned<Value>>,
     master_not: Option<Spanned<Value>>,
+    max_masters: Option<Spanned<u32>>,
 }
 
 /// Reads and checks the scenario in `path`.
@@ -196,6 +200,16 @@ pub fn parse(path: &Path, src: &str) -> Result<Scenario, ScenarioError> {
         lossless: prio_list(&rs.lossless, "lossless", 7)?,
         priorities: prio_list(&rs.priorities, "priorities", 255)?,
         converge_timeout_ms: rs.converge_timeout_ms.unwrap_or(20_000),
+        hello_interval_ms: match &rs.hello_interval_ms {
+            None => 10,
+            Some(h) if (1..=1000).contains(h.get_ref()) => *h.get_ref(),
+            Some(h) => {
+                return Err(c.err(
+                    h.span(),
+                    format!("hello_interval_ms: {}: expected 1 to 1000", h.get_ref()),
+                ))
+            }
+        },
     };
     let _ = stack_span;
 
@@ -471,10 +485,39 @@ pub fn parse(path: &Path, src: &str) -> Result<Scenario, ScenarioError> {
                 }
             }
         };
+        let repeat = match &s.repeat {
+            None => 1,
+            Some(r) if (1..=10_000).contains(r.get_ref()) => *r.get_ref(),
+            Some(r) => {
+                return Err(c.err(
+                    r.span(),
+                    format!("repeat: {}: expected 1 to 10000", r.get_ref()),
+                ))
+            }
+        };
+        let every_ms = match (repeat, s.every_ms) {
+            (1, _) => 0,
+            (_, Some(ms)) => ms,
+            (_, None) => {
+                return Err(c.err(
+                    s.action.span(),
+                    format!(
+                        "{what}: `repeat` needs `every_ms` (the time from one run to the next)"
+                    ),
+                ))
+            }
+        };
         steps.push(Step {
             line,
             at_ms: s.at_ms,
             action,
+            repeat,
+            every_ms,
+            down_ms: if what.starts_with("restart-") {
+                s.down_ms.unwrap_or(0)
+            } else {
+                0
+            },
         });
     }
 
@@ -484,14 +527,20 @@ pub fn parse(path: &Path, src: &str) -> Result<Scenario, ScenarioError> {
         let a = a.get_ref();
         let kinds = usize::from(a.flow.is_some())
             + usize::from(a.master.is_some())
-            + usize::from(a.master_not.is_some());
+            + usize::from(a.master_not.is_some())
+            + usize::from(a.max_masters.is_some());
         if kinds != 1 {
             return Err(c.err(
                 span,
-                "assert: expected exactly one of `flow`, `master` or `master_not`",
+                "assert: expected exactly one of `flow`, `master`, `master_not` or `max_masters`",
             ));
         }
-        if let Some(m) = &a.master {
+        if let Some(n) = &a.max_masters {
+            if *n.get_ref() == 0 {
+                return Err(c.err(n.span(), "max_masters: expected 1 or more"));
+            }
+            asserts.push(Assert::MaxMasters(*n.get_ref()));
+        } else if let Some(m) = &a.master {
             asserts.push(Assert::Master(c.master_ref(m, "master")?));
         } else if let Some(m) = &a.master_not {
             asserts.push(Assert::MasterNot(c.master_ref(m, "master_not")?));

@@ -61,6 +61,8 @@ pub struct Report {
     pub flows: Vec<FlowReport>,
     /// PFC received by hosts.
     pub pfc: Vec<HostPfc>,
+    /// What the watch for a second master saw (when a `max_masters` assertion asked for it).
+    pub master_watch: Option<super::MasterWatch>,
     /// Every assertion (the `expect` steps' first, then the final ones).
     pub assertions: Vec<AssertionResult>,
     /// The whole run, milliseconds.
@@ -87,6 +89,24 @@ impl Report {
                         what: format!("master is unit {want} ({m:?})"),
                         passed: self.final_master == want,
                         detail: format!("master at the end: unit {}", self.final_master),
+                    });
+                }
+                Assert::MaxMasters(n) => {
+                    let w = self.master_watch.clone().unwrap_or_default();
+                    self.assertions.push(AssertionResult {
+                        what: format!("never more than {n} master(s) at once"),
+                        passed: w.sweeps > 0 && w.max_masters <= *n,
+                        detail: if w.max_masters > 1 {
+                            format!(
+                                "{} sweeps of every unit; {} said master at {:.0} ms: units {:?}",
+                                w.sweeps, w.max_masters, w.max_at_ms, w.max_units
+                            )
+                        } else {
+                            format!(
+                                "{} sweeps of every unit; at most {} said master",
+                                w.sweeps, w.max_masters
+                            )
+                        },
                     });
                 }
                 Assert::MasterNot(m) => {

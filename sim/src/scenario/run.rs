@@ -8,10 +8,14 @@ use std::time::{Duration, Instant};
 use proto::stack::v1 as pb;
 
 use super::report::{AssertionResult, Event, Report};
-use super::{Action, Expect, LinkRef, MasterRef, Scenario, ScenarioError, Target, UnitRef};
+use super::watch::Watcher;
+use super::{
+    Action, Assert, Expect, LinkRef, MasterRef, Scenario, ScenarioError, Step, Target, UnitRef,
+};
 use crate::launch::mgmt::Mgmt;
 use crate::launch::{Impairment, LaunchError, LaunchSpec, Stack};
 use crate::ops::{stack_table, unit_mac, unit_views, wait_converged};
+use crate::rng::SplitMix64;
 use crate::traffic::{expand, Traffic};
 
 /// How to run a scenario.
@@ -43,6 +47,8 @@ struct Runner<'a> {
     report: Report,
     started: Vec<String>,
     narrate: bool,
+    /// Draws the `random` units (seeded by the scenario's seed).
+    rng: SplitMix64,
 }
 
 /// The launched unit whose base MAC is `mac`, if any.
@@ -119,6 +125,7 @@ impl Runner<'_> {
             UnitRef::Number(u) => Ok(u),
             UnitRef::InitialMaster => Ok(self.report.initial_master),
             UnitRef::InitialStandby => Ok(self.report.initial_standby),
+            UnitRef::Random => Ok(1 + self.rng.below(u64::from(self.sc.stack.units)) as u8),
             UnitRef::Master | UnitRef::Standby => {
                 let views = self.views();
                 let (m, s) = Self::roles(&views);
@@ -253,7 +260,8 @@ impl Runner<'_> {
         );
     }
 
-    fn step(&mut self, line: usize, action: &Action) {
+    fn step(&mut self, step: &Step) {
+        let (line, action) = (step.line, &step.action);
         let mut unit = None;
         let result: Result<String, String> = match action {
             Action::Wait { ms } => {
@@ -269,8 +277,14 @@ impl Runner<'_> {
                 match self.unit(*u) {
                     Ok(n) => {
                         unit = Some(n);
-                        self.daemons(*t, n, kill, start)
-                            .map(|()| format!("{verb} {} of unit {n}", target_name(*t)))
+                        let mut r = self.daemons(*t, n, kill, false);
+                        if start && r.is_ok() {
+                            if step.down_ms > 0 {
+                                std::thread::sleep(Duration::from_millis(step.down_ms));
+                            }
+                            r = self.daemons(*t, n, false, true);
+                        }
+                        r.map(|()| format!("{verb} {} of unit {n}", target_name(*t)))
                             .map_err(|e| e.to_string())
                     }
                     Err(e) => Err(e),
@@ -487,6 +501,7 @@ pub fn run(sc: &Scenario, file: &Path, opts: &RunOptions) -> Result<Report, Scen
     spec.front_ports = sc.stack.hosts_per_unit;
     spec.front_speed_bps = sc.stack.front_speed_bps;
     spec.priorities = sc.stack.priorities.clone();
+    spec.hello_interval_ms = sc.stack.hello_interval_ms;
     spec.bin_dir = opts.bin_dir.clone();
     spec.relays = true;
     spec.seed = sc.seed;
@@ -561,6 +576,7 @@ fn run_in(
         },
         started: Vec::new(),
         narrate: opts.narrate,
+        rng: SplitMix64::new(sc.seed ^ 0x5EED_0F_FA17),
     };
     if opts.show_tables {
         r.print_table("The stack, converged:");
@@ -578,17 +594,41 @@ fn run_in(
         0,
         format!("timeline begins: master unit {master}, standby unit {standby}"),
     );
+    let watcher = if sc
+        .asserts
+        .iter()
+        .any(|a| matches!(a, Assert::MaxMasters(_)))
+    {
+        let units = r
+            .stack
+            .units
+            .iter()
+            .map(|u| (u.number, u.stackd_socket.clone()))
+            .collect();
+        Some(Watcher::start(units, r.t0).map_err(|source| {
+            ScenarioError::Launch(crate::launch::LaunchError::Io {
+                what: "start the master watch thread".into(),
+                source,
+            })
+        })?)
+    } else {
+        None
+    };
     for step in &sc.steps {
-        if let Some(at) = step.at_ms {
-            let due = r.t0 + Duration::from_millis(at);
-            let now = Instant::now();
-            if due > now {
-                std::thread::sleep(due - now);
+        let first = match step.at_ms {
+            Some(at) => r.t0 + Duration::from_millis(at),
+            None => Instant::now(),
+        };
+        for k in 0..step.repeat {
+            let due = first + Duration::from_millis(step.every_ms) * k;
+            if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                std::thread::sleep(wait);
             }
+            r.step(step);
         }
-        r.step(step.line, &step.action);
     }
     r.drain();
+    r.report.master_watch = watcher.map(Watcher::stop);
     r.event(0, "traffic stopped and drained".into());
     if opts.show_tables {
         r.print_table("The stack at the end:");
