@@ -576,7 +576,7 @@ fn run_in(
         },
         started: Vec::new(),
         narrate: opts.narrate,
-        rng: SplitMix64::new(sc.seed ^ 0x5EED_0F_FA17),
+        rng: SplitMix64::new(sc.seed ^ 0x005E_ED0F_FA17),
     };
     if opts.show_tables {
         r.print_table("The stack, converged:");
