@@ -37,8 +37,8 @@ pub mod wire;
 
 pub use election::Rule;
 pub use manager::{
-    Checkpoint, CommandError, LinkState, MemberView, MessageError, Persisted, StackConfig,
-    StackEvent, StackManager, StackView,
+    Checkpoint, CheckpointSide, CheckpointStats, CommandError, LinkState, MemberView, MessageError,
+    Persisted, StackConfig, StackEvent, StackManager, StackView,
 };
 pub use program::{DataplaneWrite, Route};
 pub use topology::TopologyKind;

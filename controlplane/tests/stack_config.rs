@@ -152,3 +152,71 @@ fn members_and_bad_configurations_are_refused_and_change_nothing() {
             }
         )));
 }
+
+/// The warm standby: the master's state (epoch, unit table, configuration with its static
+/// MACs) reaches the standby within moments of every change, and both ends can say so
+/// (`show checkpoint statistics`).
+#[test]
+fn the_standby_keeps_up_with_the_masters_state_and_the_lag_is_measured() {
+    use controlplane::CheckpointSide;
+    let mut h = ring(24, 4);
+    let m = master(&h);
+    let s = standby_of(&h, m);
+    let now = h.now();
+    let stats = |h: &Harness, i: usize| h.node(i).unwrap().mgr.checkpoint_stats(h.now());
+    let before = stats(&h, m);
+    assert_eq!(before.side, CheckpointSide::Master);
+    assert_eq!(before.peer, h.mac(s));
+    assert!(before.in_sync, "{before:?}");
+    assert_eq!(before.units, 4);
+    assert_eq!(stats(&h, s).side, CheckpointSide::Standby);
+    assert!(stats(&h, s).in_sync);
+    let member = (0..4).find(|&i| i != m && i != s).unwrap();
+    assert_eq!(stats(&h, member).side, CheckpointSide::None);
+    let _ = now;
+
+    // A change on the master (a static MAC): the standby holds it within milliseconds.
+    let config = StackWideConfig {
+        static_macs: vec![StaticMac {
+            vid: 1,
+            mac: 0x0200_0000_00bb,
+            unit: 2,
+            port: 1,
+        }],
+        ..StackWideConfig::default()
+    };
+    h.operate(m, |mgr, now| mgr.set_stack_config(now, config.clone()))
+        .unwrap()
+        .unwrap();
+    h.run_for(Duration::from_millis(50));
+    let after = stats(&h, m);
+    assert!(after.in_sync, "{after:?}");
+    assert_eq!(after.static_macs, 1);
+    assert_eq!(after.changes, before.changes + 1);
+    assert_eq!(after.syncs, before.syncs + 1);
+    let lag = after.last_lag.expect("a lag was measured");
+    assert!(lag < Duration::from_millis(50), "lag {lag:?}");
+    assert_eq!(stats(&h, s).version, after.version);
+    assert!(stats(&h, s).changes > 0);
+
+    // The standby's control plane is away: a change leaves it behind, and the master says so
+    // (and for how long) until it is back.
+    h.detach_control(s);
+    let config2 = StackWideConfig {
+        priorities: BTreeMap::from([(3, 77)]),
+        ..config.clone()
+    };
+    h.operate(m, |mgr, now| mgr.set_stack_config(now, config2.clone()))
+        .unwrap()
+        .unwrap();
+    h.run_for(Duration::from_millis(300));
+    let behind = stats(&h, m);
+    assert!(!behind.in_sync, "{behind:?}");
+    assert!(behind.behind_for.unwrap() >= Duration::from_millis(300));
+    h.reattach_control(s);
+    h.run_for(Duration::from_millis(500));
+    let caught_up = stats(&h, m);
+    assert!(caught_up.in_sync, "{caught_up:?}");
+    assert_eq!(caught_up.syncs, after.syncs + 1);
+    assert!(caught_up.max_lag >= Duration::from_millis(300));
+}

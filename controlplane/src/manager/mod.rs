@@ -47,6 +47,9 @@ pub use crate::api::{
 mod nsf;
 mod operator;
 mod replication;
+mod standby_sync;
+
+pub use standby_sync::{state_digest, CheckpointSide, CheckpointStats};
 
 #[derive(Clone, Copy, Debug)]
 struct PortState {
@@ -93,6 +96,8 @@ pub struct StackManager {
     resyncing: bool,
     /// The checkpoint as last reported.
     last_checkpoint: Option<Checkpoint>,
+    /// The checkpoint stream to (or from) the standby.
+    sync: standby_sync::SyncTracker,
 }
 
 impl StackManager {
@@ -122,6 +127,7 @@ impl StackManager {
             stack_config,
             resyncing: false,
             last_checkpoint: None,
+            sync: Default::default(),
             db: Database::new(cfg.hold_time),
             cfg,
             boot: now,
@@ -702,6 +708,7 @@ impl StackManager {
         self.program();
         self.advertise(now);
         self.report_checkpoint();
+        self.track_standby_sync(now);
     }
 
     /// Follows master `m`: its epoch, unit table and standby; my role from them. Returns the
