@@ -77,6 +77,9 @@ pub enum Show {
     },
     /// Nonstop forwarding state of the serving unit.
     Nsf,
+    /// The warm standby's copy of the master's state, from the master or the standby.
+    #[command(subcommand)]
+    Checkpoint(CheckpointDetail),
     /// PFC frames and paused time per port and priority (the serving unit's).
     #[command(subcommand)]
     Pfc(CountersOnly),
@@ -115,6 +118,13 @@ pub enum StackPortsDetail {
 pub enum CountersOnly {
     /// The counters.
     Counters,
+}
+
+/// `show checkpoint statistics`.
+#[derive(Subcommand, Debug, Clone, PartialEq, Eq)]
+pub enum CheckpointDetail {
+    /// In sync or not, changes, and how long the standby takes to catch up (lag).
+    Statistics,
 }
 
 /// `show mac address-table`.
@@ -184,6 +194,8 @@ pub enum Request {
     ShowStackPath,
     /// `show nsf`.
     ShowNsf,
+    /// `show checkpoint statistics`.
+    ShowCheckpoint,
     /// `show pfc counters`.
     ShowPfcCounters,
     /// `show queue counters`.
@@ -229,6 +241,7 @@ impl Command {
                     Some(StackPortsDetail::StackPath) => Request::ShowStackPath,
                 },
                 Show::Nsf => Request::ShowNsf,
+                Show::Checkpoint(CheckpointDetail::Statistics) => Request::ShowCheckpoint,
                 Show::Pfc(CountersOnly::Counters) => Request::ShowPfcCounters,
                 Show::Queue(CountersOnly::Counters) => Request::ShowQueueCounters,
                 Show::Interfaces => Request::ShowInterfaces,
@@ -281,6 +294,10 @@ mod tests {
             Request::ShowStackPath
         );
         assert_eq!(request(&["show", "nsf"]), Request::ShowNsf);
+        assert_eq!(
+            request(&["show", "checkpoint", "statistics"]),
+            Request::ShowCheckpoint
+        );
         assert_eq!(
             request(&["show", "pfc", "counters"]),
             Request::ShowPfcCounters

@@ -268,6 +268,14 @@ async fn ask(
                 .into_inner()
                 .into(),
         ),
+        Request::ShowCheckpoint => Output::Checkpoint(
+            client
+                .show_checkpoint(pb::ShowCheckpointRequest {})
+                .await
+                .map_err(fail("ShowCheckpoint"))?
+                .into_inner()
+                .into(),
+        ),
         Request::ShowPfcCounters | Request::ShowQueueCounters => {
             let counters = client
                 .dataplane_counters(CountersRequest {})

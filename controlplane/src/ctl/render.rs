@@ -2,8 +2,8 @@
 
 use super::format::{duration_ms, duration_ns, list, or_dash, speed, yes_no};
 use super::json::{
-    Destination, Done, EntryType, FlowControl, Interfaces, MacTable, Nsf, Output, PfcCounters,
-    QueueCounters, StackPaths, StackPorts, Switch, Vlan,
+    Checkpoint, Destination, Done, EntryType, FlowControl, Interfaces, MacTable, Nsf, Output,
+    PfcCounters, QueueCounters, StackPaths, StackPorts, Switch, Vlan,
 };
 use super::table::{key_values, Align, Table};
 
@@ -16,6 +16,7 @@ pub fn render(output: &Output) -> String {
         Output::StackPorts(p) => stack_ports(p),
         Output::StackPaths(p) => stack_paths(p),
         Output::Nsf(n) => nsf(n),
+        Output::Checkpoint(c) => checkpoint(c),
         Output::Pfc(p) => pfc(p),
         Output::Queues(q) => queues(q),
         Output::Interfaces(i) => interfaces(i),
@@ -176,6 +177,68 @@ fn nsf(n: &Nsf) -> String {
         ("Swept entries", n.swept_entries.to_string()),
         ("Dataplane session generation", n.generation.to_string()),
     ])
+}
+
+fn checkpoint(c: &Checkpoint) -> String {
+    let peer = match (c.peer_unit, c.peer_mac) {
+        (Some(u), Some(m)) => format!("unit {u} ({m})"),
+        (None, Some(m)) => m.to_string(),
+        _ => "-".to_string(),
+    };
+    let lag_us = |us: u64| duration_ns(us.saturating_mul(1000));
+    let mut rows = vec![
+        (
+            "Checkpoint role",
+            match c.side.as_str() {
+                "master" => "master (sends its state to the standby)".to_string(),
+                "standby" => "standby (keeps the master's state)".to_string(),
+                _ => "none (neither master with a standby nor standby)".to_string(),
+            },
+        ),
+        (
+            if c.side == "standby" {
+                "Master"
+            } else {
+                "Standby"
+            },
+            peer,
+        ),
+        ("In sync", yes_no(c.in_sync).to_string()),
+        ("State version", c.version.clone()),
+        ("Peer's version", c.peer_version.clone()),
+    ];
+    if c.side == "none" {
+        // No other end: only what this unit holds.
+        rows.truncate(1);
+        rows.push(("State version", c.version.clone()));
+    }
+    rows.extend([
+        ("Epoch", c.epoch.to_string()),
+        ("Units in the table", c.units.to_string()),
+        ("Stack config version", or_dash(c.config_version)),
+        ("Static MAC entries", c.static_macs.to_string()),
+        (
+            if c.side == "standby" {
+                "Updates received"
+            } else {
+                "Changes"
+            },
+            c.changes.to_string(),
+        ),
+        (
+            "Time since last change",
+            or_dash(c.since_change_ms.map(duration_ms)),
+        ),
+    ]);
+    if c.side == "master" {
+        rows.push(("Standby caught up", c.syncs.to_string()));
+        rows.push(("Last lag", or_dash(c.last_lag_us.map(lag_us))));
+        rows.push(("Longest lag", lag_us(c.max_lag_us)));
+    }
+    if let Some(ms) = c.behind_ms {
+        rows.push(("Behind for", duration_ms(ms)));
+    }
+    key_values(&rows)
 }
 
 fn pfc(p: &PfcCounters) -> String {

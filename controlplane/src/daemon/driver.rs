@@ -649,6 +649,9 @@ impl Driver {
                 let _ = r.send(Ok(self.show_switch()));
             }
             MgmtRequest::ShowSwitch(r) => drop(r.send(Err(unavailable()))),
+            MgmtRequest::ShowCheckpoint(r) => {
+                drop(r.send(self.show_checkpoint().ok_or_else(unavailable)))
+            }
             MgmtRequest::ShowStackPorts { reply, .. } => drop(reply.send(Err(unavailable()))),
             MgmtRequest::ShowStackPath(r) => drop(r.send(Err(unavailable()))),
             MgmtRequest::Command { reply, .. } => drop(reply.send(Err(unavailable()))),
@@ -662,9 +665,22 @@ impl Driver {
         }
     }
 
+    /// `show checkpoint statistics`, once the stack manager runs.
+    fn show_checkpoint(&self) -> Option<proto::stack::v1::ShowCheckpointResponse> {
+        let m = self.mgr.as_ref()?;
+        let now = self.now();
+        Some(show::checkpoint(&m.checkpoint_stats(now), &m.view(now)))
+    }
+
     async fn on_mgmt(&mut self, s: &mut Session, req: MgmtRequest) {
         match req {
             MgmtRequest::ShowSwitch(r) => drop(r.send(Ok(self.show_switch()))),
+            MgmtRequest::ShowCheckpoint(r) => {
+                let answer = self
+                    .show_checkpoint()
+                    .ok_or_else(|| Status::unavailable("the stack manager is not running yet"));
+                drop(r.send(answer))
+            }
             MgmtRequest::ShowNsf(r) => {
                 drop(r.send(Ok(show::nsf(&self.nsf, self.epoch.elapsed(), true))))
             }

@@ -27,6 +27,8 @@ pub enum MgmtRequest {
     ShowStackPath(oneshot::Sender<Result<pb::ShowStackPathResponse, Status>>),
     /// `show nsf`.
     ShowNsf(oneshot::Sender<Result<pb::ShowNsfResponse, Status>>),
+    /// `show checkpoint statistics`.
+    ShowCheckpoint(oneshot::Sender<Result<pb::ShowCheckpointResponse, Status>>),
     /// A command that changes the stack.
     Command {
         /// What to do.
@@ -148,6 +150,13 @@ impl StackManagement for MgmtService {
         _: Request<pb::ShowNsfRequest>,
     ) -> Result<Response<pb::ShowNsfResponse>, Status> {
         self.ask(MgmtRequest::ShowNsf).await
+    }
+
+    async fn show_checkpoint(
+        &self,
+        _: Request<pb::ShowCheckpointRequest>,
+    ) -> Result<Response<pb::ShowCheckpointResponse>, Status> {
+        self.ask(MgmtRequest::ShowCheckpoint).await
     }
 
     async fn dataplane_counters(

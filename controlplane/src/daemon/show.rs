@@ -201,3 +201,39 @@ pub(super) fn nsf(n: &Nsf, since: Duration, attached: bool) -> pb::ShowNsfRespon
         generation: n.generation,
     }
 }
+
+/// `show checkpoint statistics`.
+pub fn checkpoint(c: &crate::CheckpointStats, v: &StackView) -> pb::ShowCheckpointResponse {
+    use crate::CheckpointSide;
+    let micros = |d: Duration| u64::try_from(d.as_micros()).unwrap_or(u64::MAX);
+    let millis = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+    pb::ShowCheckpointResponse {
+        side: match c.side {
+            CheckpointSide::Master => "master",
+            CheckpointSide::Standby => "standby",
+            CheckpointSide::None => "none",
+        }
+        .to_string(),
+        peer_unit: v
+            .members
+            .iter()
+            .find(|m| m.mac == c.peer && c.peer != 0)
+            .map_or(0, |m| u32::from(m.unit)),
+        peer_mac: c.peer,
+        version: c.version,
+        peer_version: c.peer_version,
+        in_sync: c.in_sync,
+        epoch: c.epoch,
+        units: c.units,
+        config_version: c.config_version,
+        static_macs: c.static_macs,
+        changes: c.changes,
+        syncs: c.syncs,
+        has_changed: c.since_change.is_some(),
+        since_change_ms: c.since_change.map_or(0, millis),
+        has_lag: c.last_lag.is_some(),
+        last_lag_us: c.last_lag.map_or(0, micros),
+        max_lag_us: micros(c.max_lag),
+        behind_ms: c.behind_for.map_or(0, millis),
+    }
+}

@@ -24,6 +24,7 @@ pub enum Received {
     ShowStackPorts { counters: bool },
     ShowStackPath,
     ShowNsf,
+    ShowCheckpoint,
     DataplaneCounters,
     DataplaneState { include_learned: bool },
     SetPriority { unit: u32, priority: u32 },
@@ -154,6 +155,29 @@ pub fn canned_stack_path() -> pb::ShowStackPathResponse {
                 hops: 2,
             },
         ],
+    }
+}
+
+pub fn canned_checkpoint() -> pb::ShowCheckpointResponse {
+    pb::ShowCheckpointResponse {
+        side: "master".into(),
+        peer_unit: 2,
+        peer_mac: 0x0200_0000_0002,
+        version: 0x8c3f_0d6a_91b2_e477,
+        peer_version: 0x8c3f_0d6a_91b2_e477,
+        in_sync: true,
+        epoch: 7,
+        units: 3,
+        config_version: 42,
+        static_macs: 1,
+        changes: 3,
+        syncs: 3,
+        has_changed: true,
+        since_change_ms: 41_200,
+        has_lag: true,
+        last_lag_us: 1_830,
+        max_lag_us: 4_120,
+        behind_ms: 0,
     }
 }
 
@@ -334,6 +358,14 @@ impl StackManagement for Fake {
     ) -> Result<Response<pb::ShowNsfResponse>, Status> {
         self.record(Received::ShowNsf);
         Ok(Response::new(canned_nsf()))
+    }
+
+    async fn show_checkpoint(
+        &self,
+        _: Request<pb::ShowCheckpointRequest>,
+    ) -> Result<Response<pb::ShowCheckpointResponse>, Status> {
+        self.record(Received::ShowCheckpoint);
+        Ok(Response::new(canned_checkpoint()))
     }
 
     async fn dataplane_counters(

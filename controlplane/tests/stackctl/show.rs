@@ -213,6 +213,40 @@ fn show_nsf() {
 }
 
 #[test]
+fn show_checkpoint_statistics_from_the_master() {
+    let (_dir, fake) = start();
+    let out = ok(&fake, &["show", "checkpoint", "statistics"]);
+    assert_row(
+        &out,
+        &[
+            "Checkpoint",
+            "role",
+            ":",
+            "master",
+            "(sends",
+            "its",
+            "state",
+            "to",
+            "the",
+            "standby)",
+        ],
+    );
+    assert_row(&out, &["Standby", ":", "unit", "2", "(02:00:00:00:00:02)"]);
+    assert_row(&out, &["In", "sync", ":", "yes"]);
+    assert_row(&out, &["Last", "lag", ":", "1.83ms"]);
+    assert_row(&out, &["Longest", "lag", ":", "4.12ms"]);
+    assert_row(&out, &["Time", "since", "last", "change", ":", "41s"]);
+    assert!(!out.contains("Behind"), "{out}");
+    assert_eq!(fake.received(), vec![Received::ShowCheckpoint]);
+    let j = ok_json(&fake, &["show", "checkpoint", "statistics"]);
+    assert_eq!(j["side"], json!("master"));
+    assert_eq!(j["peer_unit"], json!(2));
+    assert_eq!(j["version"], json!("8c3f0d6a91b2e477"));
+    assert_eq!(j["last_lag_us"], json!(1830));
+    assert_eq!(j["behind_ms"], Value::Null);
+}
+
+#[test]
 fn show_pfc_counters_per_port_and_priority() {
     let (_dir, fake) = start();
     let out = ok(&fake, &["show", "pfc", "counters"]);

@@ -39,6 +39,8 @@ pub enum Output {
     StackPaths(StackPaths),
     /// `show nsf`.
     Nsf(Nsf),
+    /// `show checkpoint statistics`.
+    Checkpoint(Checkpoint),
     /// `show pfc counters`.
     Pfc(PfcCounters),
     /// `show queue counters`.
@@ -334,6 +336,69 @@ impl From<pb::ShowNsfResponse> for Nsf {
             stale_entries: r.stale_entries,
             swept_entries: r.swept_entries,
             generation: r.generation,
+        }
+    }
+}
+
+/// `show checkpoint statistics`: the master's checkpointed state (epoch, unit table, stack
+/// configuration with its static MACs) as the master streams it to the standby.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Checkpoint {
+    /// `master` (sends its state), `standby` (keeps it) or `none`.
+    pub side: String,
+    /// The other end's unit number (the standby on the master, the master on the standby).
+    pub peer_unit: Option<u32>,
+    /// The other end's MAC.
+    pub peer_mac: Option<Mac>,
+    /// Both ends hold the same state.
+    pub in_sync: bool,
+    /// Digest of the state held here.
+    pub version: String,
+    /// Digest of the state the other end's latest advert shows.
+    pub peer_version: String,
+    /// The master epoch held.
+    pub epoch: u32,
+    /// Units in the table.
+    pub units: u32,
+    /// The stack configuration's version (null: none).
+    pub config_version: Option<u32>,
+    /// Static MAC entries in it.
+    pub static_macs: u32,
+    /// Changes of the state (made on the master, received on the standby).
+    pub changes: u64,
+    /// On the master: times the standby caught up with a change.
+    pub syncs: u64,
+    /// Milliseconds since the last change (null: none yet).
+    pub since_change_ms: Option<u64>,
+    /// On the master: how long the standby took to show the last change, microseconds.
+    pub last_lag_us: Option<u64>,
+    /// On the master: the longest such lag, microseconds.
+    pub max_lag_us: u64,
+    /// Not in sync: for how many milliseconds (null: in sync).
+    pub behind_ms: Option<u64>,
+}
+
+impl From<pb::ShowCheckpointResponse> for Checkpoint {
+    fn from(r: pb::ShowCheckpointResponse) -> Self {
+        let digest = |v: u64| format!("{v:016x}");
+        let behind_ms = (!r.in_sync && r.side != "none").then_some(r.behind_ms);
+        Checkpoint {
+            side: r.side,
+            peer_unit: nonzero(r.peer_unit),
+            peer_mac: nonzero_mac(r.peer_mac),
+            in_sync: r.in_sync,
+            version: digest(r.version),
+            peer_version: digest(r.peer_version),
+            epoch: r.epoch,
+            units: r.units,
+            config_version: nonzero(r.config_version),
+            static_macs: r.static_macs,
+            changes: r.changes,
+            syncs: r.syncs,
+            since_change_ms: r.has_changed.then_some(r.since_change_ms),
+            last_lag_us: r.has_lag.then_some(r.last_lag_us),
+            max_lag_us: r.max_lag_us,
+            behind_ms,
         }
     }
 }
