@@ -7,8 +7,8 @@ use std::time::Duration;
 use proto::stack::v1 as pb;
 use sim::launch::{LaunchSpec, Stack, Topology};
 use stackd_tests::{
-    bin_dir, converged, converged_ring, frame, host_on, receive_tagged, test_dir, unit_of,
-    wait_for_stack,
+    bin_dir, converged, converged_ring, converged_ring_with, frame, host_on, receive_tagged,
+    test_dir, unit_of, wait_for_stack, wait_lossless,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -190,11 +190,18 @@ async fn the_masters_stackd_restarts_without_an_election_or_a_lost_frame() {
 }
 
 /// A member's `dataplaned` dies and is started again, empty: its `stackd` reconnects and
-/// programs it again (routes, flood tree), and its host reaches the other units again. The
-/// other units keep forwarding between themselves throughout.
+/// programs it again (routes, flood tree, and the stack configuration's lossless priority 3),
+/// and its host reaches the other units again. The other units keep forwarding between
+/// themselves throughout.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_dataplane_is_programmed_again_by_its_stackd() {
-    let (mut stack, sockets, views) = converged_ring("dp-restart", 3).await;
+    let (mut stack, sockets, views) =
+        converged_ring_with("dp-restart", 3, |s| s.lossless = vec![3]).await;
+    for u in &stack.units {
+        wait_lossless(&u.dataplane_socket, 3, Duration::from_secs(5))
+            .await
+            .unwrap();
+    }
     let master = views[0].master_mac;
     let master_unit = unit_of(&views[0], master);
     let victim = (1..=3).find(|u| *u != master_unit).unwrap();
@@ -210,6 +217,7 @@ async fn a_restarted_dataplane_is_programmed_again_by_its_stackd() {
     unit.dataplaned
         .wait_serving(Duration::from_secs(10))
         .unwrap();
+    let dp_socket = unit.dataplane_socket.clone();
     // Its stackd reconnects and programs it; flooding and unicast cross the stack again.
     let mut ok = false;
     for tag in 2u8..60 {
@@ -222,6 +230,10 @@ async fn a_restarted_dataplane_is_programmed_again_by_its_stackd() {
     assert!(ok, "the restarted dataplane was not programmed again");
     m.send(&frame(mac_v, mac_m, 99)).unwrap();
     assert!(receive_tagged(&v, 99));
+    // It came back with the dataplane's lossy defaults; stackd made priority 3 lossless again.
+    wait_lossless(&dp_socket, 3, Duration::from_secs(5))
+        .await
+        .unwrap();
     let views = wait_for_stack(&sockets, Duration::from_secs(10), |v| converged(v, 3)).await;
     assert!(views.iter().all(|x| x.master_mac == master), "{views:#?}");
     stack.stop();

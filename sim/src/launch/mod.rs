@@ -91,6 +91,10 @@ pub struct LaunchSpec {
     pub log_filter: String,
     /// Extra `stackd` arguments per unit number (e.g. a `--key-file`).
     pub stackd_extra: Vec<(u8, Vec<String>)>,
+    /// Lossless (PFC) priorities: written to the stack configuration every `stackd` boots
+    /// with (`DIR/stack.toml`, `[lossless]` with [`LOSSLESS_THRESHOLDS`]), so stackd programs
+    /// them on every port, also after a `dataplaned` restart.
+    pub lossless: Vec<u8>,
     /// Interpose a [`LinkRelay`] (run by this process) on every stack link, so links can be
     /// cut, flapped and degraded. Off for a stack that must outlive this process.
     pub relays: bool,
@@ -120,12 +124,32 @@ impl LaunchSpec {
             hello_interval_ms: 10,
             log_filter: "info".into(),
             stackd_extra: Vec::new(),
+            lossless: Vec::new(),
             relays: false,
             seed: 1,
             backend: Backend::Udp,
             outlive_launcher: false,
         }
     }
+}
+
+/// XOFF, XON and headroom bytes of the lossless priority groups of a launched stack: XOFF at
+/// 24 KB, XON at 12 KB, 96 KB of headroom. Generous, because a host on a UDP cable (a thread
+/// of a busy process) answers a pause in milliseconds, not in 67 quanta.
+pub const LOSSLESS_THRESHOLDS: (u32, u32, u32) = (24_000, 12_000, 96_000);
+
+/// The stack configuration file (`stackd --stack-config`) for `lossless` priorities.
+pub fn lossless_stack_config(lossless: &[u8]) -> String {
+    let (xoff, xon, headroom) = LOSSLESS_THRESHOLDS;
+    let lossless: Vec<u8> = lossless
+        .iter()
+        .copied()
+        .collect::<std::collections::BTreeSet<u8>>()
+        .into_iter()
+        .collect();
+    format!(
+        "# written by stack-sim: the stack's lossless (PFC) priorities\n[lossless]\npriorities = {lossless:?}\nxoff_bytes = {xoff}\nxon_bytes = {xon}\nheadroom_bytes = {headroom}\n"
+    )
 }
 
 /// The directory of the running executable (for a test or example binary in
@@ -313,6 +337,11 @@ impl Stack {
         let ip = |host: u8| Ipv4Addr::new(net[0], net[1], net[2], host);
         std::fs::create_dir_all(&spec.dir).map_err(io(format!("create {}", spec.dir.display())))?;
         let n = spec.units;
+        let stack_config = spec.dir.join("stack.toml");
+        if !spec.lossless.is_empty() {
+            std::fs::write(&stack_config, lossless_stack_config(&spec.lossless))
+                .map_err(io(format!("write {}", stack_config.display())))?;
+        }
         let links = cabling(spec, ip);
         // Where each stack port sends: its peer, its relay, or nowhere (an uncabled end).
         let peer_of = |unit: u8, port: u8| -> SocketAddr {
@@ -387,6 +416,10 @@ impl Stack {
                 "--state-dir".into(),
                 dir.join("state").display().to_string(),
             ];
+            if !spec.lossless.is_empty() {
+                sd_args.push("--stack-config".into());
+                sd_args.push(stack_config.display().to_string());
+            }
             for (_, extra) in spec.stackd_extra.iter().filter(|(n, _)| *n == u) {
                 sd_args.extend(extra.iter().cloned());
             }

@@ -277,7 +277,8 @@ pub struct StackSpec {
     pub hosts_per_unit: u8,
     /// Front port line rate, bits per second.
     pub front_speed_bps: u64,
-    /// Priorities made lossless (PFC) on every port once the stack has converged.
+    /// Priorities made lossless (PFC) on every port: part of the stack configuration every
+    /// stackd boots with, so stackd programs them (again after a `dataplaned` restart).
     pub lossless: Vec<u8>,
     /// Election priority per unit.
     pub priorities: Vec<u8>,

@@ -487,6 +487,7 @@ pub fn run(sc: &Scenario, file: &Path, opts: &RunOptions) -> Result<Report, Scen
     spec.front_ports = sc.stack.hosts_per_unit;
     spec.front_speed_bps = sc.stack.front_speed_bps;
     spec.priorities = sc.stack.priorities.clone();
+    spec.lossless = sc.stack.lossless.clone();
     spec.bin_dir = opts.bin_dir.clone();
     spec.relays = true;
     spec.seed = sc.seed;
@@ -530,12 +531,6 @@ fn run_in(
     )
     .map_err(|e| ScenarioError::NotConverged(e.to_string()))?;
     stack.write_pids()?;
-    let mask = sc.stack.lossless.iter().fold(0u8, |m, p| m | 1 << p);
-    if mask != 0 {
-        for u in &stack.units {
-            mgmt.make_lossless(&u.dataplane_socket, mask)?;
-        }
-    }
     let traffic = Traffic::attach(&stack)?;
     traffic.announce();
     let by_unit: BTreeMap<u8, pb::ShowSwitchResponse> = views
@@ -565,11 +560,11 @@ fn run_in(
     if opts.show_tables {
         r.print_table("The stack, converged:");
     }
-    if mask != 0 {
+    if !sc.stack.lossless.is_empty() {
         r.event(
             0,
             format!(
-                "priorities {:?} lossless (PFC) on every port",
+                "priorities {:?} lossless (PFC) on every port (stack configuration)",
                 sc.stack.lossless
             ),
         );
