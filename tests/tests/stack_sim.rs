@@ -1,12 +1,13 @@
 //! `stack-sim` as an operator runs it: `up` leaves a converged stack running after it exits,
-//! `status` shows it, `down` removes every process and socket (also after a crash); every
+//! `status` shows it, `link` faults its stack links from another shell, `down` removes every
+//! process and socket (also after a crash); every
 //! shipped scenario passes on the udp backend; bad scenario files and arguments get errors
 //! naming the file, line and what was expected.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use stackd_tests::{bin_dir, test_dir};
+use stackd_tests::{bin_dir, frame, receive_tagged, test_dir};
 
 fn stack_sim(args: &[&str]) -> Output {
     Command::new(bin_dir().join("stack-sim"))
@@ -111,9 +112,9 @@ fn up_status_down_leave_nothing_behind() {
     assert_eq!(state["units"].as_array().map(Vec::len), Some(3));
     assert_eq!(state["units"][0]["front"].as_array().map(Vec::len), Some(2));
 
-    // stack-sim has exited; its six daemons run on.
+    // stack-sim has exited; its six daemons and its cable process run on.
     let recorded = pids(&dir);
-    assert_eq!(recorded.len(), 6, "{recorded:?}");
+    assert_eq!(recorded.len(), 7, "{recorded:?}");
     assert!(recorded.iter().all(|p| running(*p)), "{recorded:?}");
 
     let status = stack_sim(&["status", "--dir", &d]);
@@ -123,6 +124,8 @@ fn up_status_down_leave_nothing_behind() {
         "{}",
         text(&status)
     );
+
+    link_faults_from_another_shell(&dir, &state);
 
     // A second `up` on the same directory is refused while the stack runs.
     let again = stack_sim(&["up", "--units", "2", "--dir", &d, "--bin-dir", &bins]);
@@ -137,7 +140,7 @@ fn up_status_down_leave_nothing_behind() {
         "{}",
         text(&kill)
     );
-    assert_eq!(pids(&dir).len(), 5);
+    assert_eq!(pids(&dir).len(), 6);
     let start = stack_sim(&["start", "--unit", "3", "--dir", &d]);
     assert!(start.status.success(), "{}", text(&start));
     assert!(
@@ -151,13 +154,27 @@ fn up_status_down_leave_nothing_behind() {
         text(&start)
     );
     let recorded = pids(&dir);
-    assert_eq!(recorded.len(), 6, "{recorded:?}");
+    assert_eq!(recorded.len(), 7, "{recorded:?}");
 
-    // A daemon that died on its own (a crash) is no obstacle to `down`.
-    let victim = recorded[0];
-    let _ = Command::new("kill")
-        .args(["-9", &victim.to_string()])
-        .status();
+    // A daemon and the cable process that died on their own (a crash) are no obstacle to
+    // `down`; meanwhile `link` says the cable process is gone.
+    let cables = cable_pid(&dir);
+    for victim in [recorded[0], cables] {
+        let _ = Command::new("kill")
+            .args(["-9", &victim.to_string()])
+            .status();
+    }
+    let wait = std::time::Instant::now();
+    while running(cables) && wait.elapsed() < std::time::Duration::from_secs(5) {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let cut = stack_sim(&["link", "cut", "--link", "1-2", "--dir", &d]);
+    assert!(!cut.status.success(), "{}", text(&cut));
+    assert!(
+        text(&cut).contains("no cable process answers at"),
+        "{}",
+        text(&cut)
+    );
 
     let down = stack_sim(&["down", "--dir", &d]);
     assert!(down.status.success(), "{}", text(&down));
@@ -176,6 +193,142 @@ fn up_status_down_leave_nothing_behind() {
     // Nothing left: `down` again is nothing to do.
     let down = stack_sim(&["down", "--dir", &d]);
     assert!(down.status.success(), "{}", text(&down));
+    let cut = stack_sim(&["link", "cut", "--link", "1-2", "--dir", &d]);
+    assert!(text(&cut).contains("no stack here"), "{}", text(&cut));
+}
+
+/// The pid of the stack's cable process (`0 stack-sim PID` in the pid file).
+fn cable_pid(dir: &Path) -> u32 {
+    std::fs::read_to_string(dir.join("pids"))
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with("0 stack-sim "))
+        .and_then(|l| l.split_whitespace().nth(2)?.parse().ok())
+        .expect("the cable process in the pid file")
+}
+
+/// `stackctl show switch stack-ports` as served by unit `unit` of the stack in `dir`.
+fn stack_ports(dir: &Path, unit: u8) -> String {
+    let sock = dir.join(format!("unit{unit}/stackd.sock"));
+    let o = Command::new(bin_dir().join("stackctl"))
+        .arg("--socket")
+        .arg(&sock)
+        .args(["show", "switch", "stack-ports"])
+        .output()
+        .expect("run stackctl");
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Waits (bounded) until unit 1 sees its stack port 1/1 (the link to unit 2) `state`.
+fn await_port_1_1(dir: &Path, state: &str) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let t = stack_ports(dir, 1);
+        let seen = t.lines().any(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            f.len() >= 4 && f[0] == "1" && f[2] == "1/1" && f[3] == state
+        });
+        if seen || std::time::Instant::now() >= deadline {
+            assert!(seen, "unit 1's 1/1 never {state}:\n{t}");
+            return t;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// A host at the far end of unit `u`'s first front port, as recorded in `stack.json`.
+fn host(state: &serde_json::Value, u: usize) -> std::net::UdpSocket {
+    let port = &state["units"][u - 1]["front"][0];
+    let addr = |k: &str| -> std::net::SocketAddr { port[k].as_str().unwrap().parse().unwrap() };
+    let s = std::net::UdpSocket::bind(addr("host")).expect("bind the host end");
+    s.connect(addr("switch")).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_millis(300)))
+        .unwrap();
+    s
+}
+
+/// Sends tagged frames from `a` until one reaches `b` (bounded).
+fn delivered(
+    a: &std::net::UdpSocket,
+    b: &std::net::UdpSocket,
+    dst: [u8; 6],
+    src: [u8; 6],
+    first: u8,
+) -> bool {
+    (first..first + 30).any(|tag| {
+        a.send(&frame(dst, src, tag)).unwrap();
+        receive_tagged(b, tag)
+    })
+}
+
+/// On a ring started by `up`: the link between units 1 and 2 is cut from another shell; the
+/// stack sees it down and re-routes, so a frame from unit 1's host still reaches unit 2's
+/// (through unit 3); `status` shows the cut; a restore brings the link back; bad link names
+/// get clear errors.
+fn link_faults_from_another_shell(dir: &Path, state: &serde_json::Value) {
+    let d = dir.display().to_string();
+    let (h1, h2) = (host(state, 1), host(state, 2));
+    let (m1, m2) = ([2, 0, 0, 0, 0, 0x11], [2, 0, 0, 0, 0, 0x12]);
+    assert!(
+        delivered(&h2, &h1, [0xff; 6], m2, 1),
+        "no forwarding before the cut"
+    );
+
+    let cut = stack_sim(&["link", "cut", "--link", "1-2", "--dir", &d]);
+    assert!(cut.status.success(), "{}", text(&cut));
+    assert!(text(&cut).contains("1/1/1-2/1/2): cut"), "{}", text(&cut));
+    await_port_1_1(dir, "down");
+    assert!(
+        delivered(&h1, &h2, m2, m1, 40),
+        "no frame from unit 1 to unit 2 around the cut"
+    );
+    let status = stack_sim(&["status", "--dir", &d]);
+    let st = text(&status);
+    assert!(
+        st.lines()
+            .any(|l| l.contains("1/1/1-2/1/2") && l.contains(" cut ")),
+        "{st}"
+    );
+
+    let restore = stack_sim(&["link", "restore", "--link", "1-2", "--dir", &d]);
+    assert!(restore.status.success(), "{}", text(&restore));
+    await_port_1_1(dir, "up");
+    assert!(
+        delivered(&h1, &h2, m2, m1, 80),
+        "no forwarding after the restore"
+    );
+
+    let degrade = stack_sim(&[
+        "link",
+        "degrade",
+        "--link",
+        "2-3/1",
+        "--loss",
+        "5%",
+        "--delay-ms",
+        "2",
+        "--seed",
+        "9",
+        "--dir",
+        &d,
+    ]);
+    assert!(
+        text(&degrade).contains("degraded (loss 5.0%, delay 2 ms)"),
+        "{}",
+        text(&degrade)
+    );
+    let restore = stack_sim(&["link", "restore", "--link", "2-3", "--dir", &d]);
+    assert!(restore.status.success(), "{}", text(&restore));
+
+    for (bad, want) in [
+        ("1-5", "no stack link between units 1 and 5"),
+        ("1-2/2", "units 1 and 2 have 1 link(s)"),
+        ("1-x", "expected UNIT-UNIT or UNIT-UNIT/INDEX"),
+    ] {
+        let o = stack_sim(&["link", "cut", "--link", bad, "--dir", &d]);
+        assert!(!o.status.success(), "{bad}: {}", text(&o));
+        assert!(text(&o).contains(want), "{bad}: {}", text(&o));
+    }
 }
 
 #[test]
