@@ -365,6 +365,7 @@ fn bad_scenario_files_name_file_line_and_expectation() {
         ("unit.toml", "[stack]\nunits = 3\n\n[[step]]\ndo = \"kill-unit\"\nunit = 9\n", ":6:", "1 to 3"),
         ("host.toml", "[stack]\nunits = 2\n\n[[traffic]]\nname = \"a\"\npattern = \"pair\"\nfrom = \"1/1\"\nto = \"5/1\"\n", ":8:", "no host 5/1"),
         ("field.toml", "[stack]\nunits = 2\nspeed = 3\n", ":3:", "unknown field"),
+        ("backend.toml", "[stack]\nunits = 2\nbackend = \"veth\"\n", ":3:11:", "backend: 'veth': expected \"udp\" or \"netns\""),
     ];
     for (name, body, line, expected) in cases {
         let path = dir.join(name);
@@ -383,7 +384,7 @@ fn bad_scenario_files_name_file_line_and_expectation() {
 }
 
 /// Runs a shipped scenario; its report.
-fn run_scenario(file: &Path, dir: &Path) -> (Output, serde_json::Value) {
+fn run_scenario(file: &Path, dir: &Path, backend: &str) -> (Output, serde_json::Value) {
     let report = dir.join(format!(
         "{}.json",
         file.file_stem().unwrap().to_string_lossy()
@@ -392,6 +393,8 @@ fn run_scenario(file: &Path, dir: &Path) -> (Output, serde_json::Value) {
         "run",
         &file.display().to_string(),
         "--quiet",
+        "--backend",
+        backend,
         "--report",
         &report.display().to_string(),
         "--dir",
@@ -403,9 +406,8 @@ fn run_scenario(file: &Path, dir: &Path) -> (Output, serde_json::Value) {
     (o, serde_json::from_str(&json).expect("a JSON report"))
 }
 
-#[test]
-fn every_shipped_scenario_passes() {
-    let _turn = one_stack_at_a_time();
+/// Runs every scenario in `scenarios/` on `backend` and checks its report.
+fn every_shipped_scenario_passes_on(backend: &str) {
     let scenarios = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&scenarios)
         .expect("scenarios/")
@@ -415,16 +417,22 @@ fn every_shipped_scenario_passes() {
         .collect();
     files.sort();
     assert!(files.len() >= 5, "{files:?}");
-    let dir = test_dir("scenarios");
+    let dir = test_dir(&format!("scenarios-{backend}"));
     for file in &files {
         // Real processes on a shared machine: a scenario that fails gets one more try, and
         // the failure is shown either way.
-        let (mut o, mut report) = run_scenario(file, &dir);
+        let (mut o, mut report) = run_scenario(file, &dir, backend);
         if report["passed"] != true {
-            eprintln!("{} failed once:\n{}", file.display(), text(&o));
-            (o, report) = run_scenario(file, &dir);
+            eprintln!("{} ({backend}) failed once:\n{}", file.display(), text(&o));
+            (o, report) = run_scenario(file, &dir, backend);
         }
-        assert_eq!(report["passed"], true, "{}: {}", file.display(), text(&o));
+        assert_eq!(
+            report["passed"],
+            true,
+            "{} ({backend}): {}",
+            file.display(),
+            text(&o)
+        );
         assert!(o.status.success(), "{}", text(&o));
         let assertions = report["assertions"].as_array().expect("assertions");
         assert!(!assertions.is_empty(), "{report}");
@@ -437,6 +445,32 @@ fn every_shipped_scenario_passes() {
         assert!(report["initial_master"].as_u64() > Some(0), "{report}");
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn every_shipped_scenario_passes() {
+    let _turn = one_stack_at_a_time();
+    every_shipped_scenario_passes_on("udp");
+}
+
+/// Root only: the same scenarios with every host a network namespace whose traffic endpoint
+/// is an AF_PACKET socket on its `eth0`, so flows and PFC cross the veths and the `afpacket`
+/// front ports; no namespace or veth is left behind.
+#[test]
+fn every_shipped_scenario_passes_on_netns() {
+    if !running_as_root() {
+        eprintln!("skipped: the netns backend needs root");
+        return;
+    }
+    let _turn = one_stack_at_a_time();
+    let before = namespaces();
+    every_shipped_scenario_passes_on("netns");
+    let after = namespaces();
+    let left: Vec<&str> = after
+        .lines()
+        .filter(|l| l.starts_with("stack-sim-") && !before.contains(*l))
+        .collect();
+    assert!(left.is_empty(), "namespaces left behind: {left:?}");
 }
 
 #[test]

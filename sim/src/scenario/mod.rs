@@ -284,6 +284,8 @@ pub struct StackSpec {
     pub priorities: Vec<u8>,
     /// How long the stack may take to converge at first.
     pub converge_timeout_ms: u64,
+    /// How hosts are attached (`stack-sim run --backend` overrides it).
+    pub backend: crate::launch::Backend,
 }
 
 /// A scenario, checked.

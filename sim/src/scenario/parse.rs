@@ -11,7 +11,7 @@ use super::{
     Action, Assert, Expect, LinkRef, Scenario, ScenarioError, StackSpec, Step, Target, TrafficItem,
     UnitRef,
 };
-use crate::launch::Topology;
+use crate::launch::{Backend, Topology};
 use crate::traffic::{HostId, Pattern};
 
 #[derive(Debug, Deserialize)]
@@ -43,6 +43,7 @@ struct RawStack {
     lossless: Option<Vec<Spanned<u8>>>,
     priorities: Option<Vec<Spanned<u8>>>,
     converge_timeout_ms: Option<u64>,
+    backend: Option<Spanned<String>>,
 }
 
 /// A named host with one or more NICs (front ports), e.g. a dual-homed server.
@@ -140,6 +141,20 @@ pub fn parse(path: &Path, src: &str) -> Result<Scenario, ScenarioError> {
     };
     let units = c.unit(&rs.units, "units")?;
     c.units = units;
+    let backend = match rs
+        .backend
+        .as_ref()
+        .map(|b| (b.get_ref().as_str(), b.span()))
+    {
+        None | Some(("udp", _)) => Backend::Udp,
+        Some(("netns", _)) => Backend::Netns,
+        Some((other, span)) => {
+            return Err(c.err(
+                span,
+                format!("backend: '{other}': expected \"udp\" or \"netns\""),
+            ))
+        }
+    };
     let topology = match rs
         .topology
         .as_ref()
@@ -196,6 +211,7 @@ pub fn parse(path: &Path, src: &str) -> Result<Scenario, ScenarioError> {
         lossless: prio_list(&rs.lossless, "lossless", 7)?,
         priorities: prio_list(&rs.priorities, "priorities", 255)?,
         converge_timeout_ms: rs.converge_timeout_ms.unwrap_or(20_000),
+        backend,
     };
     let _ = stack_span;
 

@@ -29,6 +29,8 @@ pub struct RunOptions {
     pub log_filter: String,
     /// Print the stack table (stdout) once converged and at the end.
     pub show_tables: bool,
+    /// How hosts are attached, overriding the scenario's `[stack] backend`.
+    pub backend: Option<crate::launch::Backend>,
 }
 
 /// Polling interval of the management API while waiting for a condition.
@@ -491,6 +493,7 @@ pub fn run(sc: &Scenario, file: &Path, opts: &RunOptions) -> Result<Report, Scen
     spec.bin_dir = opts.bin_dir.clone();
     spec.relays = true;
     spec.seed = sc.seed;
+    spec.backend = opts.backend.unwrap_or(sc.stack.backend);
     spec.log_filter = opts.log_filter.clone();
     if opts.narrate {
         eprintln!(
