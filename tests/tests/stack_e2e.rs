@@ -236,5 +236,55 @@ async fn a_restarted_dataplane_is_programmed_again_by_its_stackd() {
         .unwrap();
     let views = wait_for_stack(&sockets, Duration::from_secs(10), |v| converged(v, 3)).await;
     assert!(views.iter().all(|x| x.master_mac == master), "{views:#?}");
+
+    // A change on the master (its file edited, SIGHUP) replicates, and every unit programs it.
+    let file = stack.dir.join("stack.toml");
+    std::fs::write(&file, sim::launch::lossless_stack_config(&[4])).unwrap();
+    let pid = stack.unit(master_unit).unwrap().stackd.pid().unwrap();
+    let hup = std::process::Command::new("kill")
+        .args(["-HUP", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(hup.success());
+    for u in &stack.units {
+        wait_lossless(&u.dataplane_socket, 4, Duration::from_secs(5))
+            .await
+            .unwrap();
+        let left = stackd_tests::ports_not_lossless(&u.dataplane_socket, 3)
+            .await
+            .unwrap();
+        assert!(!left.is_empty(), "priority 3 is still lossless everywhere");
+    }
+
+    // A bad file is refused with its place and changes nothing.
+    std::fs::write(
+        &file,
+        "[lossless]\npriorities = [5]\nxoff_bytes = 1000\nxon_bytes = 2000\n",
+    )
+    .unwrap();
+    let log = stack.unit(master_unit).unwrap().stackd.log().to_path_buf();
+    let hup = std::process::Command::new("kill")
+        .args(["-HUP", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(hup.success());
+    let want = "stack.toml:4:13: lossless.xon_bytes: 2000: expected less than xoff_bytes (1000)";
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains(want)
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no '{want}' in {}",
+            log.display()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    for u in &stack.units {
+        wait_lossless(&u.dataplane_socket, 4, Duration::from_secs(1))
+            .await
+            .unwrap();
+    }
     stack.stop();
 }
