@@ -97,12 +97,28 @@ fn up_status_down_leave_nothing_behind() {
         "3",
         "--hosts-per-unit",
         "2",
+        "--lossless",
+        "3",
         "--dir",
         &d,
         "--bin-dir",
         &bins,
     ]);
     assert!(up.status.success(), "{}", text(&up));
+    // `--lossless 3` is stack configuration: every unit's stackd programs it.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    for u in 1..=3 {
+        let socket = dir.join(format!("unit{u}/dataplane.sock"));
+        rt.block_on(stackd_tests::wait_lossless(
+            &socket,
+            3,
+            std::time::Duration::from_secs(5),
+        ))
+        .unwrap();
+    }
     let out = String::from_utf8_lossy(&up.stdout);
     assert_eq!(out.matches("Master").count(), 1, "{out}");
     assert_eq!(out.matches("Standby").count(), 1, "{out}");

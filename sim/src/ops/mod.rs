@@ -152,6 +152,10 @@ pub struct UpArgs {
     /// RUST_LOG of the daemons (their logs are in the stack's directory).
     #[arg(long, default_value = "info")]
     pub log: String,
+    /// Lossless (PFC) priorities, e.g. `--lossless 3` or `--lossless 3,4`: written to the
+    /// stack configuration (DIR/stack.toml) that every stackd programs on its ports.
+    #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u8).range(0..=7))]
+    pub lossless: Vec<u8>,
 }
 
 /// `stack-sim status` and `stack-sim down`.
@@ -233,6 +237,7 @@ pub fn up(args: &UpArgs) -> Result<(), OpsError> {
     spec.front_ports = args.hosts_per_unit;
     spec.bin_dir = daemon_dir(args.bin_dir.as_deref());
     spec.log_filter = args.log.clone();
+    spec.lossless = args.lossless.clone();
     spec.outlive_launcher = true;
     // The stack links' relays run in a cable process of their own (`stack-sim cables`), so
     // `stack-sim link …` can fault them after this command has exited.
