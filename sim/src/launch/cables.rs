@@ -276,6 +276,61 @@ mod tests {
     }
 
     #[test]
+    fn orders_set_the_named_relays_and_bad_ones_are_refused() {
+        use crate::launch::LinkEnd;
+        let any: std::net::SocketAddr = "127.0.0.1:0".parse().unwrap();
+        let end = |unit| LinkEnd {
+            unit,
+            port: 1,
+            addr: any,
+        };
+        let links = vec![
+            StackLink {
+                a: end(1),
+                b: end(2),
+                relay: Some((any, any)),
+            },
+            StackLink {
+                a: end(2),
+                b: end(3),
+                relay: None,
+            },
+        ];
+        let relays = vec![(0, LinkRelay::start(&links[0], 1).unwrap())];
+        let set = |links: Vec<usize>, loss: f64| CableRequest::Set {
+            links,
+            cut: false,
+            loss,
+            delay_ms: 5,
+            seed: Some(3),
+        };
+        match handle(&links, &relays, set(vec![0], 0.5)) {
+            CableResponse::Links(l) => {
+                assert_eq!(l.len(), 1);
+                assert_eq!(l[0].state(), "degraded (loss 50.0%, delay 5 ms)");
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(relays[0].1.impairment().delay, Duration::from_millis(5));
+        let refused = |r| match r {
+            CableResponse::Error(e) => e,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            refused(handle(&links, &relays, set(vec![1], 0.0))),
+            "no relayed link 1 (the stack has 2 links)"
+        );
+        assert_eq!(
+            refused(handle(&links, &relays, set(vec![0], 1.5))),
+            "loss 1.5: expected 0..=1"
+        );
+        match handle(&links, &relays, CableRequest::Status) {
+            CableResponse::Links(l) => assert_eq!(l[0].index, 0),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
     fn a_missing_cable_process_is_a_clear_error() {
         let dir = std::env::temp_dir().join(format!("stack-sim-cables-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
