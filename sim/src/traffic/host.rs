@@ -60,8 +60,13 @@ impl Endpoint {
         }
     }
 
-    /// Every frame waiting now, in order.
-    fn receive_all(&mut self, buf: &mut [u8], mut each: impl FnMut(&[u8])) {
+    /// Every frame waiting now, in order (`frames`: a reusable batch).
+    fn receive_all(
+        &mut self,
+        buf: &mut [u8],
+        frames: &mut Vec<Bytes>,
+        mut each: impl FnMut(&[u8]),
+    ) {
         match self {
             Endpoint::Udp { sock, .. } => {
                 while let Ok(n) = sock.recv(buf) {
@@ -69,8 +74,7 @@ impl Endpoint {
                 }
             }
             Endpoint::Packet(p) => {
-                let mut frames = Vec::new();
-                while p.recv_batch(&mut frames, 64).unwrap_or(0) > 0 {
+                while p.recv_batch(frames, 64).unwrap_or(0) > 0 {
                     for f in frames.drain(..) {
                         each(&f);
                     }
@@ -91,7 +95,9 @@ impl Endpoint {
                 let _ = poll(&mut fds, Some(&timeout));
             }
             Endpoint::Packet(p) => {
-                let _ = dataplane::backend::wait_readable(p.as_ref(), wait);
+                // Nanosecond resolution: a sub-millisecond wait must not become a busy poll.
+                let fd = p.raw_fd().unwrap_or(-1);
+                let _ = dataplane::backend::poll_readable(&[fd], Some(wait), &mut [false]);
             }
         }
     }
@@ -100,7 +106,8 @@ impl Endpoint {
 /// A host: its endpoint toward its switch, its flows, its pause state.
 pub(super) struct Host {
     id: HostId,
-    endpoint: Endpoint,
+    /// Taken by [`Host::run`] for the life of the thread.
+    endpoint: Option<Endpoint>,
     speed_bps: u64,
     commands: Receiver<HostCommand>,
     sending: Vec<Sending>,
@@ -125,7 +132,7 @@ impl Host {
     ) -> Host {
         Host {
             id,
-            endpoint,
+            endpoint: Some(endpoint),
             speed_bps: speed_bps.max(1),
             commands,
             sending: Vec::new(),
@@ -137,6 +144,10 @@ impl Host {
     /// Runs until `stop` is set or its controller is gone.
     pub(super) fn run(mut self, stats: &Shared, stop: &AtomicBool) {
         let mut buf = vec![0u8; 65536];
+        let mut batch = Vec::new();
+        let Some(mut endpoint) = self.endpoint.take() else {
+            return;
+        };
         while !stop.load(Ordering::Relaxed) {
             loop {
                 match self.commands.try_recv() {
@@ -151,18 +162,13 @@ impl Host {
                         });
                     }
                     Ok(HostCommand::Stop(id)) => self.sending.retain(|s| s.id != id),
-                    Ok(HostCommand::Announce) => self.announce(),
+                    Ok(HostCommand::Announce) => self.announce(&mut endpoint),
                     Err(TryRecvError::Empty) => break,
                     Err(TryRecvError::Disconnected) => return,
                 }
             }
-            let mut frames = Vec::new();
-            self.endpoint
-                .receive_all(&mut buf, |f| frames.push(f.to_vec()));
-            for f in &frames {
-                self.receive(f, stats);
-            }
-            self.send_due(stats);
+            endpoint.receive_all(&mut buf, &mut batch, |f| self.receive(f, stats));
+            self.send_due(&mut endpoint, stats);
             let now = Instant::now();
             let wait = self
                 .sending
@@ -178,7 +184,7 @@ impl Host {
                 .min()
                 .unwrap_or(TICK)
                 .min(TICK);
-            self.endpoint.wait(wait);
+            endpoint.wait(wait);
         }
         // Pauses still running, or that ran out without a newer frame.
         let now = Instant::now();
@@ -197,15 +203,15 @@ impl Host {
         self.paused_until[usize::from(priority & 7)].is_some_and(|t| t > now)
     }
 
-    fn announce(&mut self) {
+    fn announce(&self, endpoint: &mut Endpoint) {
         let mut f = Vec::with_capacity(64);
         header(self.id.mac(), [0xff; 6], 0, &mut f);
         f.extend_from_slice(&ANNOUNCE_MAGIC);
         f.resize(64, 0);
-        let _ = self.endpoint.send(&f);
+        let _ = endpoint.send(&f);
     }
 
-    fn send_due(&mut self, stats: &Shared) {
+    fn send_due(&mut self, endpoint: &mut Endpoint, stats: &Shared) {
         let now = Instant::now();
         let mut frame = Vec::with_capacity(1518);
         let mut sent: Vec<(u32, u64)> = Vec::new();
@@ -227,7 +233,7 @@ impl Host {
                 frame.extend_from_slice(&s.id.to_be_bytes());
                 frame.extend_from_slice(&s.seq.to_be_bytes());
                 frame.resize(size, 0);
-                if !self.endpoint.send(&frame) {
+                if !endpoint.send(&frame) {
                     // The socket buffer is full: try again on the next round.
                     break;
                 }
