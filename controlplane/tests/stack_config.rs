@@ -39,6 +39,7 @@ fn the_masters_configuration_reaches_every_unit_and_is_applied() {
         standby: Some(4),
         priorities: BTreeMap::from([(2, 200)]),
         static_macs: vec![mac],
+        lossless: None,
     };
     h.operate(m, |mgr, now| mgr.set_stack_config(now, config.clone()))
         .unwrap()

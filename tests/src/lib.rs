@@ -172,8 +172,22 @@ pub async fn converged_ring(
     Vec<PathBuf>,
     Vec<pb::ShowSwitchResponse>,
 ) {
+    converged_ring_with(name, units, |_| {}).await
+}
+
+/// [`converged_ring`] with the launch spec edited by `edit` first (e.g. lossless priorities).
+pub async fn converged_ring_with(
+    name: &str,
+    units: u8,
+    edit: impl FnOnce(&mut sim::launch::LaunchSpec),
+) -> (
+    sim::launch::Stack,
+    Vec<PathBuf>,
+    Vec<pb::ShowSwitchResponse>,
+) {
     let mut spec = sim::launch::LaunchSpec::new(units, sim::launch::Topology::Ring, test_dir(name));
     spec.bin_dir = bin_dir();
+    edit(&mut spec);
     let stack = sim::launch::Stack::start(&spec).expect("launch the stack");
     let sockets: Vec<PathBuf> = stack.stackd_sockets();
     let views = wait_for_stack(&sockets, Duration::from_secs(10), |v| {
@@ -181,4 +195,53 @@ pub async fn converged_ring(
     })
     .await;
     (stack, sockets, views)
+}
+
+/// The ports of the dataplane at `socket` on which `priority` is not lossless (PFC on for it,
+/// its priority group given thresholds), read through the dataplane's `Read`; `None` when the
+/// dataplane cannot be read.
+pub async fn ports_not_lossless(socket: &Path, priority: u8) -> Option<Vec<String>> {
+    use proto::dataplane::v1 as dp;
+    let ch = controlplane::daemon::uds::connect(socket).await.ok()?;
+    let read = dp::dataplane_client::DataplaneClient::new(ch)
+        .read(dp::ReadRequest::default())
+        .await
+        .ok()?
+        .into_inner();
+    Some(
+        read.ports
+            .iter()
+            .filter_map(|p| p.settings.as_ref())
+            .filter(|s| {
+                let pg = s
+                    .priority_to_pg
+                    .get(usize::from(priority))
+                    .copied()
+                    .unwrap_or(u32::from(priority)) as usize;
+                s.flow_control != dp::FlowControl::Pfc as i32
+                    || s.pfc_enabled & (1 << priority) == 0
+                    || s.pgs.get(pg).is_none_or(|g| g.lossless.is_none())
+            })
+            .map(|s| format!("{:?}", s.port))
+            .collect(),
+    )
+}
+
+/// Waits (up to `within`) until every port of the dataplane at `socket` has `priority`
+/// lossless; the ports that still do not, otherwise.
+pub async fn wait_lossless(socket: &Path, priority: u8, within: Duration) -> Result<(), String> {
+    let deadline = Instant::now() + within;
+    loop {
+        let left = ports_not_lossless(socket, priority).await;
+        if left.as_ref().is_some_and(Vec::is_empty) {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            return Err(format!(
+                "{}: priority {priority} not lossless on {left:?}",
+                socket.display()
+            ));
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }

@@ -7,8 +7,8 @@ use std::time::Duration;
 use proto::stack::v1 as pb;
 use sim::launch::{LaunchSpec, Stack, Topology};
 use stackd_tests::{
-    bin_dir, converged, converged_ring, frame, host_on, receive_tagged, test_dir, unit_of,
-    wait_for_stack,
+    bin_dir, converged, converged_ring, converged_ring_with, frame, host_on, receive_tagged,
+    test_dir, unit_of, wait_for_stack, wait_lossless,
 };
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -190,11 +190,18 @@ async fn the_masters_stackd_restarts_without_an_election_or_a_lost_frame() {
 }
 
 /// A member's `dataplaned` dies and is started again, empty: its `stackd` reconnects and
-/// programs it again (routes, flood tree), and its host reaches the other units again. The
-/// other units keep forwarding between themselves throughout.
+/// programs it again (routes, flood tree, and the stack configuration's lossless priority 3),
+/// and its host reaches the other units again. The other units keep forwarding between
+/// themselves throughout.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_dataplane_is_programmed_again_by_its_stackd() {
-    let (mut stack, sockets, views) = converged_ring("dp-restart", 3).await;
+    let (mut stack, sockets, views) =
+        converged_ring_with("dp-restart", 3, |s| s.lossless = vec![3]).await;
+    for u in &stack.units {
+        wait_lossless(&u.dataplane_socket, 3, Duration::from_secs(5))
+            .await
+            .unwrap();
+    }
     let master = views[0].master_mac;
     let master_unit = unit_of(&views[0], master);
     let victim = (1..=3).find(|u| *u != master_unit).unwrap();
@@ -210,6 +217,7 @@ async fn a_restarted_dataplane_is_programmed_again_by_its_stackd() {
     unit.dataplaned
         .wait_serving(Duration::from_secs(10))
         .unwrap();
+    let dp_socket = unit.dataplane_socket.clone();
     // Its stackd reconnects and programs it; flooding and unicast cross the stack again.
     let mut ok = false;
     for tag in 2u8..60 {
@@ -222,7 +230,61 @@ async fn a_restarted_dataplane_is_programmed_again_by_its_stackd() {
     assert!(ok, "the restarted dataplane was not programmed again");
     m.send(&frame(mac_v, mac_m, 99)).unwrap();
     assert!(receive_tagged(&v, 99));
+    // It came back with the dataplane's lossy defaults; stackd made priority 3 lossless again.
+    wait_lossless(&dp_socket, 3, Duration::from_secs(5))
+        .await
+        .unwrap();
     let views = wait_for_stack(&sockets, Duration::from_secs(10), |v| converged(v, 3)).await;
     assert!(views.iter().all(|x| x.master_mac == master), "{views:#?}");
+
+    // A change on the master (its file edited, SIGHUP) replicates, and every unit programs it.
+    let file = stack.dir.join("stack.toml");
+    std::fs::write(&file, sim::launch::lossless_stack_config(&[4])).unwrap();
+    let pid = stack.unit(master_unit).unwrap().stackd.pid().unwrap();
+    let hup = std::process::Command::new("kill")
+        .args(["-HUP", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(hup.success());
+    for u in &stack.units {
+        wait_lossless(&u.dataplane_socket, 4, Duration::from_secs(5))
+            .await
+            .unwrap();
+        let left = stackd_tests::ports_not_lossless(&u.dataplane_socket, 3)
+            .await
+            .unwrap();
+        assert!(!left.is_empty(), "priority 3 is still lossless everywhere");
+    }
+
+    // A bad file is refused with its place and changes nothing.
+    std::fs::write(
+        &file,
+        "[lossless]\npriorities = [5]\nxoff_bytes = 1000\nxon_bytes = 2000\n",
+    )
+    .unwrap();
+    let log = stack.unit(master_unit).unwrap().stackd.log().to_path_buf();
+    let hup = std::process::Command::new("kill")
+        .args(["-HUP", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(hup.success());
+    let want = "stack.toml:4:13: lossless.xon_bytes: 2000: expected less than xoff_bytes (1000)";
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    while !std::fs::read_to_string(&log)
+        .unwrap_or_default()
+        .contains(want)
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no '{want}' in {}",
+            log.display()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    for u in &stack.units {
+        wait_lossless(&u.dataplane_socket, 4, Duration::from_secs(1))
+            .await
+            .unwrap();
+    }
     stack.stop();
 }

@@ -1,12 +1,13 @@
 //! `stack-sim` as an operator runs it: `up` leaves a converged stack running after it exits,
-//! `status` shows it, `down` removes every process and socket (also after a crash); every
+//! `status` shows it, `link` faults its stack links from another shell, `down` removes every
+//! process and socket (also after a crash); every
 //! shipped scenario passes on the udp backend; bad scenario files and arguments get errors
 //! naming the file, line and what was expected.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-use stackd_tests::{bin_dir, test_dir};
+use stackd_tests::{bin_dir, frame, receive_tagged, test_dir};
 
 fn stack_sim(args: &[&str]) -> Output {
     Command::new(bin_dir().join("stack-sim"))
@@ -96,12 +97,28 @@ fn up_status_down_leave_nothing_behind() {
         "3",
         "--hosts-per-unit",
         "2",
+        "--lossless",
+        "3",
         "--dir",
         &d,
         "--bin-dir",
         &bins,
     ]);
     assert!(up.status.success(), "{}", text(&up));
+    // `--lossless 3` is stack configuration: every unit's stackd programs it.
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    for u in 1..=3 {
+        let socket = dir.join(format!("unit{u}/dataplane.sock"));
+        rt.block_on(stackd_tests::wait_lossless(
+            &socket,
+            3,
+            std::time::Duration::from_secs(5),
+        ))
+        .unwrap();
+    }
     let out = String::from_utf8_lossy(&up.stdout);
     assert_eq!(out.matches("Master").count(), 1, "{out}");
     assert_eq!(out.matches("Standby").count(), 1, "{out}");
@@ -111,9 +128,9 @@ fn up_status_down_leave_nothing_behind() {
     assert_eq!(state["units"].as_array().map(Vec::len), Some(3));
     assert_eq!(state["units"][0]["front"].as_array().map(Vec::len), Some(2));
 
-    // stack-sim has exited; its six daemons run on.
+    // stack-sim has exited; its six daemons and its cable process run on.
     let recorded = pids(&dir);
-    assert_eq!(recorded.len(), 6, "{recorded:?}");
+    assert_eq!(recorded.len(), 7, "{recorded:?}");
     assert!(recorded.iter().all(|p| running(*p)), "{recorded:?}");
 
     let status = stack_sim(&["status", "--dir", &d]);
@@ -123,6 +140,8 @@ fn up_status_down_leave_nothing_behind() {
         "{}",
         text(&status)
     );
+
+    link_faults_from_another_shell(&dir, &state);
 
     // A second `up` on the same directory is refused while the stack runs.
     let again = stack_sim(&["up", "--units", "2", "--dir", &d, "--bin-dir", &bins]);
@@ -137,7 +156,7 @@ fn up_status_down_leave_nothing_behind() {
         "{}",
         text(&kill)
     );
-    assert_eq!(pids(&dir).len(), 5);
+    assert_eq!(pids(&dir).len(), 6);
     let start = stack_sim(&["start", "--unit", "3", "--dir", &d]);
     assert!(start.status.success(), "{}", text(&start));
     assert!(
@@ -151,13 +170,27 @@ fn up_status_down_leave_nothing_behind() {
         text(&start)
     );
     let recorded = pids(&dir);
-    assert_eq!(recorded.len(), 6, "{recorded:?}");
+    assert_eq!(recorded.len(), 7, "{recorded:?}");
 
-    // A daemon that died on its own (a crash) is no obstacle to `down`.
-    let victim = recorded[0];
-    let _ = Command::new("kill")
-        .args(["-9", &victim.to_string()])
-        .status();
+    // A daemon and the cable process that died on their own (a crash) are no obstacle to
+    // `down`; meanwhile `link` says the cable process is gone.
+    let cables = cable_pid(&dir);
+    for victim in [recorded[0], cables] {
+        let _ = Command::new("kill")
+            .args(["-9", &victim.to_string()])
+            .status();
+    }
+    let wait = std::time::Instant::now();
+    while running(cables) && wait.elapsed() < std::time::Duration::from_secs(5) {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let cut = stack_sim(&["link", "cut", "--link", "1-2", "--dir", &d]);
+    assert!(!cut.status.success(), "{}", text(&cut));
+    assert!(
+        text(&cut).contains("no cable process answers at"),
+        "{}",
+        text(&cut)
+    );
 
     let down = stack_sim(&["down", "--dir", &d]);
     assert!(down.status.success(), "{}", text(&down));
@@ -176,6 +209,142 @@ fn up_status_down_leave_nothing_behind() {
     // Nothing left: `down` again is nothing to do.
     let down = stack_sim(&["down", "--dir", &d]);
     assert!(down.status.success(), "{}", text(&down));
+    let cut = stack_sim(&["link", "cut", "--link", "1-2", "--dir", &d]);
+    assert!(text(&cut).contains("no stack here"), "{}", text(&cut));
+}
+
+/// The pid of the stack's cable process (`0 stack-sim PID` in the pid file).
+fn cable_pid(dir: &Path) -> u32 {
+    std::fs::read_to_string(dir.join("pids"))
+        .unwrap_or_default()
+        .lines()
+        .find(|l| l.starts_with("0 stack-sim "))
+        .and_then(|l| l.split_whitespace().nth(2)?.parse().ok())
+        .expect("the cable process in the pid file")
+}
+
+/// `stackctl show switch stack-ports` as served by unit `unit` of the stack in `dir`.
+fn stack_ports(dir: &Path, unit: u8) -> String {
+    let sock = dir.join(format!("unit{unit}/stackd.sock"));
+    let o = Command::new(bin_dir().join("stackctl"))
+        .arg("--socket")
+        .arg(&sock)
+        .args(["show", "switch", "stack-ports"])
+        .output()
+        .expect("run stackctl");
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Waits (bounded) until unit 1 sees its stack port 1/1 (the link to unit 2) `state`.
+fn await_port_1_1(dir: &Path, state: &str) -> String {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let t = stack_ports(dir, 1);
+        let seen = t.lines().any(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            f.len() >= 4 && f[0] == "1" && f[2] == "1/1" && f[3] == state
+        });
+        if seen || std::time::Instant::now() >= deadline {
+            assert!(seen, "unit 1's 1/1 never {state}:\n{t}");
+            return t;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+}
+
+/// A host at the far end of unit `u`'s first front port, as recorded in `stack.json`.
+fn host(state: &serde_json::Value, u: usize) -> std::net::UdpSocket {
+    let port = &state["units"][u - 1]["front"][0];
+    let addr = |k: &str| -> std::net::SocketAddr { port[k].as_str().unwrap().parse().unwrap() };
+    let s = std::net::UdpSocket::bind(addr("host")).expect("bind the host end");
+    s.connect(addr("switch")).unwrap();
+    s.set_read_timeout(Some(std::time::Duration::from_millis(300)))
+        .unwrap();
+    s
+}
+
+/// Sends tagged frames from `a` until one reaches `b` (bounded).
+fn delivered(
+    a: &std::net::UdpSocket,
+    b: &std::net::UdpSocket,
+    dst: [u8; 6],
+    src: [u8; 6],
+    first: u8,
+) -> bool {
+    (first..first + 30).any(|tag| {
+        a.send(&frame(dst, src, tag)).unwrap();
+        receive_tagged(b, tag)
+    })
+}
+
+/// On a ring started by `up`: the link between units 1 and 2 is cut from another shell; the
+/// stack sees it down and re-routes, so a frame from unit 1's host still reaches unit 2's
+/// (through unit 3); `status` shows the cut; a restore brings the link back; bad link names
+/// get clear errors.
+fn link_faults_from_another_shell(dir: &Path, state: &serde_json::Value) {
+    let d = dir.display().to_string();
+    let (h1, h2) = (host(state, 1), host(state, 2));
+    let (m1, m2) = ([2, 0, 0, 0, 0, 0x11], [2, 0, 0, 0, 0, 0x12]);
+    assert!(
+        delivered(&h2, &h1, [0xff; 6], m2, 1),
+        "no forwarding before the cut"
+    );
+
+    let cut = stack_sim(&["link", "cut", "--link", "1-2", "--dir", &d]);
+    assert!(cut.status.success(), "{}", text(&cut));
+    assert!(text(&cut).contains("1/1/1-2/1/2): cut"), "{}", text(&cut));
+    await_port_1_1(dir, "down");
+    assert!(
+        delivered(&h1, &h2, m2, m1, 40),
+        "no frame from unit 1 to unit 2 around the cut"
+    );
+    let status = stack_sim(&["status", "--dir", &d]);
+    let st = text(&status);
+    assert!(
+        st.lines()
+            .any(|l| l.contains("1/1/1-2/1/2") && l.contains(" cut ")),
+        "{st}"
+    );
+
+    let restore = stack_sim(&["link", "restore", "--link", "1-2", "--dir", &d]);
+    assert!(restore.status.success(), "{}", text(&restore));
+    await_port_1_1(dir, "up");
+    assert!(
+        delivered(&h1, &h2, m2, m1, 80),
+        "no forwarding after the restore"
+    );
+
+    let degrade = stack_sim(&[
+        "link",
+        "degrade",
+        "--link",
+        "2-3/1",
+        "--loss",
+        "5%",
+        "--delay-ms",
+        "2",
+        "--seed",
+        "9",
+        "--dir",
+        &d,
+    ]);
+    assert!(
+        text(&degrade).contains("degraded (loss 5.0%, delay 2 ms)"),
+        "{}",
+        text(&degrade)
+    );
+    let restore = stack_sim(&["link", "restore", "--link", "2-3", "--dir", &d]);
+    assert!(restore.status.success(), "{}", text(&restore));
+
+    for (bad, want) in [
+        ("1-5", "no stack link between units 1 and 5"),
+        ("1-2/2", "units 1 and 2 have 1 link(s)"),
+        ("1-x", "expected UNIT-UNIT or UNIT-UNIT/INDEX"),
+    ] {
+        let o = stack_sim(&["link", "cut", "--link", bad, "--dir", &d]);
+        assert!(!o.status.success(), "{bad}: {}", text(&o));
+        assert!(text(&o).contains(want), "{bad}: {}", text(&o));
+    }
 }
 
 #[test]
@@ -212,6 +381,7 @@ fn bad_scenario_files_name_file_line_and_expectation() {
         ("unit.toml", "[stack]\nunits = 3\n\n[[step]]\ndo = \"kill-unit\"\nunit = 9\n", ":6:", "1 to 3"),
         ("host.toml", "[stack]\nunits = 2\n\n[[traffic]]\nname = \"a\"\npattern = \"pair\"\nfrom = \"1/1\"\nto = \"5/1\"\n", ":8:", "no host 5/1"),
         ("field.toml", "[stack]\nunits = 2\nspeed = 3\n", ":3:", "unknown field"),
+        ("backend.toml", "[stack]\nunits = 2\nbackend = \"veth\"\n", ":3:11:", "backend: 'veth': expected \"udp\" or \"netns\""),
     ];
     for (name, body, line, expected) in cases {
         let path = dir.join(name);
@@ -230,7 +400,7 @@ fn bad_scenario_files_name_file_line_and_expectation() {
 }
 
 /// Runs a shipped scenario; its report.
-fn run_scenario(file: &Path, dir: &Path) -> (Output, serde_json::Value) {
+fn run_scenario(file: &Path, dir: &Path, backend: &str) -> (Output, serde_json::Value) {
     let report = dir.join(format!(
         "{}.json",
         file.file_stem().unwrap().to_string_lossy()
@@ -239,6 +409,8 @@ fn run_scenario(file: &Path, dir: &Path) -> (Output, serde_json::Value) {
         "run",
         &file.display().to_string(),
         "--quiet",
+        "--backend",
+        backend,
         "--report",
         &report.display().to_string(),
         "--dir",
@@ -250,9 +422,8 @@ fn run_scenario(file: &Path, dir: &Path) -> (Output, serde_json::Value) {
     (o, serde_json::from_str(&json).expect("a JSON report"))
 }
 
-#[test]
-fn every_shipped_scenario_passes() {
-    let _turn = one_stack_at_a_time();
+/// Runs every scenario in `scenarios/` on `backend` and checks its report.
+fn every_shipped_scenario_passes_on(backend: &str) {
     let scenarios = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&scenarios)
         .expect("scenarios/")
@@ -262,16 +433,22 @@ fn every_shipped_scenario_passes() {
         .collect();
     files.sort();
     assert!(files.len() >= 5, "{files:?}");
-    let dir = test_dir("scenarios");
+    let dir = test_dir(&format!("scenarios-{backend}"));
     for file in &files {
         // Real processes on a shared machine: a scenario that fails gets one more try, and
         // the failure is shown either way.
-        let (mut o, mut report) = run_scenario(file, &dir);
+        let (mut o, mut report) = run_scenario(file, &dir, backend);
         if report["passed"] != true {
-            eprintln!("{} failed once:\n{}", file.display(), text(&o));
-            (o, report) = run_scenario(file, &dir);
+            eprintln!("{} ({backend}) failed once:\n{}", file.display(), text(&o));
+            (o, report) = run_scenario(file, &dir, backend);
         }
-        assert_eq!(report["passed"], true, "{}: {}", file.display(), text(&o));
+        assert_eq!(
+            report["passed"],
+            true,
+            "{} ({backend}): {}",
+            file.display(),
+            text(&o)
+        );
         assert!(o.status.success(), "{}", text(&o));
         let assertions = report["assertions"].as_array().expect("assertions");
         assert!(!assertions.is_empty(), "{report}");
@@ -284,6 +461,32 @@ fn every_shipped_scenario_passes() {
         assert!(report["initial_master"].as_u64() > Some(0), "{report}");
     }
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn every_shipped_scenario_passes() {
+    let _turn = one_stack_at_a_time();
+    every_shipped_scenario_passes_on("udp");
+}
+
+/// Root only: the same scenarios with every host a network namespace whose traffic endpoint
+/// is an AF_PACKET socket on its `eth0`, so flows and PFC cross the veths and the `afpacket`
+/// front ports; no namespace or veth is left behind.
+#[test]
+fn every_shipped_scenario_passes_on_netns() {
+    if !running_as_root() {
+        eprintln!("skipped: the netns backend needs root");
+        return;
+    }
+    let _turn = one_stack_at_a_time();
+    let before = namespaces();
+    every_shipped_scenario_passes_on("netns");
+    let after = namespaces();
+    let left: Vec<&str> = after
+        .lines()
+        .filter(|l| l.starts_with("stack-sim-") && !before.contains(*l))
+        .collect();
+    assert!(left.is_empty(), "namespaces left behind: {left:?}");
 }
 
 #[test]

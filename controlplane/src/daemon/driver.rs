@@ -8,6 +8,10 @@
 //! the driver holds its writes back until the stack manager has found its master (or its
 //! cold-boot window is over), then writes them as one atomic batch and ends reconciliation:
 //! the dataplane never sees the half-learned state of a manager that has just started.
+//!
+//! The stack configuration's lossless priorities ([`Lossless`]) are programmed on every port
+//! at each attach (so a restarted, empty dataplane gets them back) and whenever the
+//! configuration this unit holds changes.
 
 use std::time::Duration;
 
@@ -27,6 +31,7 @@ use super::state::{StateFile, UnitState};
 use super::uds;
 use crate::api::CommandError;
 use crate::program::DataplaneWrite;
+use crate::stack_config::Lossless;
 use crate::wire::StackPort;
 use crate::{control_frame, LinkState, Persisted, StackConfig, StackEvent, StackManager};
 
@@ -118,6 +123,9 @@ pub struct Driver {
     refused: u64,
     /// The stack configuration held at boot (the operator's file, else the stored copy).
     boot_stack_config: Option<crate::stack_config::StackWideConfig>,
+    /// Every port's settings and speed as read at attach, with the lossless settings written
+    /// since: the base that the next lossless change edits.
+    port_settings: Vec<(dp::PortSettings, u64)>,
 }
 
 impl Driver {
@@ -159,6 +167,7 @@ impl Driver {
             renumber: None,
             dataplane_tx,
             refused: 0,
+            port_settings: Vec::new(),
         })
     }
 
@@ -333,6 +342,22 @@ impl Driver {
             }
         }
         self.ports = Some(map);
+        self.port_settings = read
+            .ports
+            .iter()
+            .filter_map(|p| Some((p.settings.clone()?, p.speed_bps)))
+            .collect();
+        // Port settings are the dataplane's until written: a restarted one is lossy again.
+        if let Some(l) = self
+            .mgr
+            .as_ref()
+            .and_then(|m| m.stack_config())
+            .and_then(|c| c.lossless)
+        {
+            info!(priorities = ?l.priority_list(), "programming the lossless priorities");
+            self.held_back
+                .extend(lossless_updates(&l, &mut self.port_settings));
+        }
         Ok(Session {
             client,
             out,
@@ -516,6 +541,7 @@ impl Driver {
             self.held_back.extend(to_updates(&w, ports, unit));
         }
         let mut persist = false;
+        let mut lossless = None;
         while let Some(e) = mgr.poll_event() {
             match e {
                 StackEvent::PersistedChanged(p) => {
@@ -532,6 +558,7 @@ impl Driver {
                     }
                 }
                 StackEvent::StackConfigChanged(c) => {
+                    lossless = c.lossless;
                     let path = self.cfg.state_dir.join("stack.toml");
                     if let Err(e) = super::stack_file::store(&path, &c) {
                         error!("{e}");
@@ -547,6 +574,11 @@ impl Driver {
                 }
                 other => info!(event = ?other, "stack event"),
             }
+        }
+        if let Some(l) = lossless {
+            info!(priorities = ?l.priority_list(), "stack configuration: lossless priorities programmed");
+            self.held_back
+                .extend(lossless_updates(&l, &mut self.port_settings));
         }
         if persist {
             self.state_file.store(&self.state)?;
@@ -767,6 +799,42 @@ fn command_status(e: CommandError) -> Status {
     }
 }
 
+/// The port updates that make `l` the PFC and buffer settings of every port in `ports` (which
+/// are updated to what is written): PFC on for exactly the lossless priorities, the PGs they
+/// map to lossless with the thresholds (the headroom per port speed and MTU when not fixed),
+/// every other PG lossy. The rest of each port's settings stays as it was.
+fn lossless_updates(l: &Lossless, ports: &mut [(dp::PortSettings, u64)]) -> Vec<dp::Update> {
+    let mut out = Vec::new();
+    for (s, speed) in ports.iter_mut() {
+        s.flow_control = dp::FlowControl::Pfc as i32;
+        s.pfc_enabled = u32::from(l.priorities);
+        let mut lossless_pgs = 0u8;
+        for prio in l.priority_list() {
+            let pg = s
+                .priority_to_pg
+                .get(usize::from(prio))
+                .copied()
+                .unwrap_or(u32::from(prio));
+            if pg < 8 {
+                lossless_pgs |= 1 << pg;
+            }
+        }
+        let headroom = l.headroom_for(*speed, s.mtu);
+        for (pg, profile) in s.pgs.iter_mut().enumerate() {
+            profile.lossless = (lossless_pgs & (1 << pg) != 0).then_some(dp::LosslessThresholds {
+                xoff_bytes: u64::from(l.xoff_bytes),
+                xon_bytes: u64::from(l.xon_bytes),
+                headroom_bytes: headroom,
+            });
+        }
+        out.push(dp::Update {
+            op: dp::update::Op::Set as i32,
+            entity: Some(dp::update::Entity::Port(s.clone())),
+        });
+    }
+    out
+}
+
 /// The dataplane updates for one manager write; `unit` is this unit's number (a static MAC on
 /// one of its own front ports is local, elsewhere remote).
 fn to_updates(w: &DataplaneWrite, ports: &PortMap, unit: u8) -> Vec<dp::Update> {
@@ -851,6 +919,47 @@ fn to_updates(w: &DataplaneWrite, ports: &PortMap, unit: u8) -> Vec<dp::Update> 
 mod tests {
     use super::*;
     use crate::program::Route;
+
+    #[test]
+    fn lossless_updates_declare_pfc_and_pg_thresholds() {
+        let pg = |lossless: bool| dp::PgProfile {
+            reserved_bytes: 1000,
+            shared_limit: None,
+            lossless: lossless.then_some(dp::LosslessThresholds {
+                xoff_bytes: 1,
+                xon_bytes: 0,
+                headroom_bytes: 1,
+            }),
+        };
+        let base = dp::PortSettings {
+            port: Some(dp::PortRef { slot: 0, port: 1 }),
+            mtu: 1500,
+            priority_to_pg: (0..8).collect(),
+            pgs: (0..8).map(|i| pg(i == 1)).collect(),
+            ..Default::default()
+        };
+        let mut ports = vec![(base, 10_000_000_000)];
+        let l = Lossless {
+            priorities: 0b1000,
+            xoff_bytes: 24_000,
+            xon_bytes: 12_000,
+            headroom_bytes: None,
+            cable_length_m: 5,
+        };
+        let u = lossless_updates(&l, &mut ports);
+        let Some(dp::update::Entity::Port(s)) = &u[0].entity else {
+            panic!("{u:?}")
+        };
+        assert_eq!(s.flow_control, dp::FlowControl::Pfc as i32);
+        assert_eq!(s.pfc_enabled, 0b1000);
+        let t = s.pgs[3].lossless.unwrap();
+        assert_eq!((t.xoff_bytes, t.xon_bytes), (24_000, 12_000));
+        assert_eq!(t.headroom_bytes, l.headroom_for(10_000_000_000, 1500));
+        // The PG that was lossless but no longer has a lossless priority becomes lossy.
+        assert!(s.pgs[1].lossless.is_none());
+        assert_eq!(s.pgs[3].reserved_bytes, 1000);
+        assert_eq!(&ports[0].0, s);
+    }
 
     #[test]
     fn writes_map_to_dataplane_ports() {

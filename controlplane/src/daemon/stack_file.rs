@@ -12,6 +12,13 @@
 //! vlan = 10
 //! mac = "02:00:00:00:00:aa"
 //! port = "2/0/1"
+//!
+//! [lossless]                   # PFC, programmed by every unit on all its ports (optional)
+//! priorities = [3]             # the lossless priorities, 0..=7
+//! xoff_bytes = 24000           # a lossless PG pauses its sender at this much shared use
+//! xon_bytes = 12000            # … and resumes it below this (less than xoff_bytes)
+//! headroom_bytes = 96000       # optional; default: the headroom formula per port
+//! cable_length_m = 5           # optional, for the formula (default 5)
 //! ```
 //!
 //! Errors name the file, line and column and what was expected; a file that fails leaves the
@@ -26,7 +33,9 @@ use thiserror::Error;
 use toml::Spanned;
 
 use super::config::parse_mac;
-use crate::stack_config::{StackWideConfig, StaticMac};
+use crate::stack_config::{
+    Lossless, StackConfigError, StackWideConfig, StaticMac, DEFAULT_CABLE_LENGTH_M,
+};
 use crate::wire::Mac;
 
 /// A stack configuration file that cannot be used.
@@ -67,6 +76,17 @@ struct FileStack {
     priority: BTreeMap<Spanned<String>, Spanned<u8>>,
     #[serde(default)]
     static_mac: Vec<FileStaticMac>,
+    lossless: Option<Spanned<FileLossless>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileLossless {
+    priorities: Spanned<Vec<Spanned<u8>>>,
+    xoff_bytes: Spanned<u32>,
+    xon_bytes: Spanned<u32>,
+    headroom_bytes: Option<Spanned<u32>>,
+    cable_length_m: Option<Spanned<u32>>,
 }
 
 #[derive(Deserialize)]
@@ -166,10 +186,57 @@ pub fn load(path: &Path) -> Result<StackWideConfig, StackFileError> {
             port: p,
         });
     }
+    let lossless = match &f.lossless {
+        None => None,
+        Some(l) => {
+            let l = l.get_ref();
+            let mut bitmap = 0u8;
+            for p in l.priorities.get_ref() {
+                let v = *p.get_ref();
+                if v > 7 {
+                    return Err(at(
+                        "lossless.priorities".into(),
+                        p.span(),
+                        format!("{v}: expected a priority 0..=7"),
+                    ));
+                }
+                if bitmap & (1 << v) != 0 {
+                    return Err(at(
+                        "lossless.priorities".into(),
+                        p.span(),
+                        format!("priority {v} is listed twice"),
+                    ));
+                }
+                bitmap |= 1 << v;
+            }
+            let value = Lossless {
+                priorities: bitmap,
+                xoff_bytes: *l.xoff_bytes.get_ref(),
+                xon_bytes: *l.xon_bytes.get_ref(),
+                headroom_bytes: l.headroom_bytes.as_ref().map(|h| *h.get_ref()),
+                cable_length_m: l
+                    .cable_length_m
+                    .as_ref()
+                    .map_or(DEFAULT_CABLE_LENGTH_M, |c| *c.get_ref()),
+            };
+            if let Err(StackConfigError::Lossless { field, message }) = value.validate() {
+                let span = match field {
+                    "priorities" => l.priorities.span(),
+                    "xoff_bytes" => l.xoff_bytes.span(),
+                    "xon_bytes" => l.xon_bytes.span(),
+                    "headroom_bytes" => l.headroom_bytes.as_ref().map_or(0..0, |h| h.span()),
+                    _ => l.cable_length_m.as_ref().map_or(0..0, |c| c.span()),
+                };
+                return Err(at(format!("lossless.{field}"), span, message));
+            }
+            Some(value)
+        }
+    };
     let cfg = StackWideConfig {
         standby,
         priorities,
         static_macs,
+        lossless,
     };
     // Anything the spans above did not catch (e.g. too many entries) is still refused.
     cfg.validate()
@@ -199,6 +266,18 @@ pub fn render(cfg: &StackWideConfig) -> String {
             m.unit,
             m.port
         ));
+    }
+    if let Some(l) = &cfg.lossless {
+        out.push_str(&format!(
+            "\n[lossless]\npriorities = {:?}\nxoff_bytes = {}\nxon_bytes = {}\n",
+            l.priority_list(),
+            l.xoff_bytes,
+            l.xon_bytes
+        ));
+        if let Some(h) = l.headroom_bytes {
+            out.push_str(&format!("headroom_bytes = {h}\n"));
+        }
+        out.push_str(&format!("cable_length_m = {}\n", l.cable_length_m));
     }
     out
 }
@@ -246,6 +325,84 @@ mod tests {
         );
         let q = file("rt", &render(&c));
         assert_eq!(load(&q).unwrap(), c);
+    }
+
+    #[test]
+    fn lossless_parses_with_defaults_and_round_trips() {
+        let p = file(
+            "lossless",
+            "[lossless]\npriorities = [3, 4]\nxoff_bytes = 24000\nxon_bytes = 12000\n",
+        );
+        let c = load(&p).unwrap();
+        assert_eq!(
+            c.lossless,
+            Some(Lossless {
+                priorities: 0b0001_1000,
+                xoff_bytes: 24_000,
+                xon_bytes: 12_000,
+                headroom_bytes: None,
+                cable_length_m: DEFAULT_CABLE_LENGTH_M,
+            })
+        );
+        let q = file("lossless-rt", &render(&c));
+        assert_eq!(load(&q).unwrap(), c);
+        let mut d = c.clone();
+        d.lossless.as_mut().unwrap().headroom_bytes = Some(96_000);
+        let q = file("lossless-rt2", &render(&d));
+        assert_eq!(load(&q).unwrap(), d);
+    }
+
+    #[test]
+    fn lossless_errors_name_file_line_column_and_field() {
+        let head = "[lossless]\npriorities = [3]\n";
+        let cases = [
+            (
+                "l-prio",
+                "[lossless]\npriorities = [3, 8]\nxoff_bytes = 2\nxon_bytes = 1\n".to_string(),
+                ":2:18: lossless.priorities: 8: expected a priority 0..=7",
+            ),
+            (
+                "l-dup",
+                "[lossless]\npriorities = [3, 3]\nxoff_bytes = 2\nxon_bytes = 1\n".to_string(),
+                ":2:18: lossless.priorities: priority 3 is listed twice",
+            ),
+            (
+                "l-empty",
+                "[lossless]\npriorities = []\nxoff_bytes = 2\nxon_bytes = 1\n".to_string(),
+                ":2:14: lossless.priorities: expected at least one",
+            ),
+            (
+                "l-xon",
+                format!("{head}xoff_bytes = 2000\nxon_bytes = 3000\n"),
+                ":4:13: lossless.xon_bytes: 3000: expected less than xoff_bytes (2000)",
+            ),
+            (
+                "l-head",
+                format!("{head}xoff_bytes = 2\nxon_bytes = 1\nheadroom_bytes = 0\n"),
+                ":5:18: lossless.headroom_bytes: expected more than 0",
+            ),
+            (
+                "l-cable",
+                format!("{head}xoff_bytes = 2\nxon_bytes = 1\ncable_length_m = 200000\n"),
+                ":5:18: lossless.cable_length_m: 200000",
+            ),
+            ("l-missing", head.to_string(), "xoff_bytes"),
+            (
+                "l-unknown",
+                format!("{head}xoff_bytes = 2\nxon_bytes = 1\nxof = 3\n"),
+                ":5:1:",
+            ),
+            (
+                "l-neg",
+                format!("{head}xoff_bytes = -2\nxon_bytes = 1\n"),
+                ":3:14:",
+            ),
+        ];
+        for (name, text, want) in cases {
+            let e = load(&file(name, &text)).unwrap_err().to_string();
+            assert!(e.contains(want), "{name}: {e}");
+            assert!(e.contains("stack.toml"), "{name}: {e}");
+        }
     }
 
     #[test]

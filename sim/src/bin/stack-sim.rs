@@ -39,6 +39,19 @@ enum Command {
     Kill(sim::ops::FaultArgs),
     /// Start a unit's daemons that are not running, on the stack launched by `up`.
     Start(sim::ops::FaultArgs),
+    /// Cut, restore, flap or degrade a stack link of the stack launched by `up`.
+    Link(sim::ops::LinkArgs),
+    /// The cable process of a stack launched by `up` (started by `up`, not by hand): relays
+    /// the stack links and takes `link` orders on DIR/cables.sock.
+    #[command(hide = true)]
+    Cables {
+        /// The stack's directory.
+        #[arg(long)]
+        dir: PathBuf,
+        /// Seed of the links' loss decisions (link i gets SEED + i).
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+    },
     /// Run a scenario file: a stack, traffic, faults, assertions; a summary and a JSON report.
     Run(sim::ops::RunArgs),
     /// The main job: a 6-unit ring with hosts and traffic; the master's control plane and
@@ -158,6 +171,14 @@ fn main() -> ExitCode {
         Command::Down(a) => report("down", sim::ops::down(&a)),
         Command::Kill(a) => report("kill", sim::ops::kill(&a)),
         Command::Start(a) => report("start", sim::ops::start(&a)),
+        Command::Link(a) => report("link", sim::ops::link(&a)),
+        Command::Cables { dir, seed } => match sim::launch::cables::serve(&dir, seed) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("stack-sim cables: {e}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Demo(a) => match sim::ops::demo(&a) {
             Ok(r) if r.passed => ExitCode::SUCCESS,
             Ok(_) => ExitCode::FAILURE,

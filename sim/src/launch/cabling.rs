@@ -54,6 +54,7 @@ pub(super) fn stack_port_addr(ip: Ipv4Addr, port: u8) -> SocketAddr {
 pub(super) fn cabling(spec: &LaunchSpec, ip: impl Fn(u8) -> Ipv4Addr) -> Vec<StackLink> {
     let n = spec.units;
     let mut links = Vec::new();
+    let relayed = spec.relays || spec.cable_process.is_some();
     if n < 2 {
         return links;
     }
@@ -65,7 +66,7 @@ pub(super) fn cabling(spec: &LaunchSpec, ip: impl Fn(u8) -> Ipv4Addr) -> Vec<Sta
         let next = u % n + 1;
         for k in 1..=spec.links {
             let index = links.len() as u8;
-            let relay = spec.relays.then(|| {
+            let relay = relayed.then(|| {
                 let r = ip(200 + index);
                 (
                     SocketAddr::new(r.into(), 32000),

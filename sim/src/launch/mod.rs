@@ -11,6 +11,7 @@
 //! next unit's ports links+1..=2·links. A ring closes the last unit onto the first; a chain
 //! leaves the ends' outer ports unconnected (their hellos go nowhere: the links stay down).
 
+pub mod cables;
 mod cabling;
 pub mod mgmt;
 mod netns;
@@ -91,9 +92,17 @@ pub struct LaunchSpec {
     pub log_filter: String,
     /// Extra `stackd` arguments per unit number (e.g. a `--key-file`).
     pub stackd_extra: Vec<(u8, Vec<String>)>,
+    /// Lossless (PFC) priorities: written to the stack configuration every `stackd` boots
+    /// with (`DIR/stack.toml`, `[lossless]` with [`LOSSLESS_THRESHOLDS`]), so stackd programs
+    /// them on every port, also after a `dataplaned` restart.
+    pub lossless: Vec<u8>,
     /// Interpose a [`LinkRelay`] (run by this process) on every stack link, so links can be
     /// cut, flapped and degraded. Off for a stack that must outlive this process.
     pub relays: bool,
+    /// Relay every stack link in a cable process of its own instead: this `stack-sim`
+    /// binary run as `stack-sim cables --dir DIR` ([`cables`]), recorded like the daemons,
+    /// so the links of a stack that outlives this process can be faulted from any shell.
+    pub cable_process: Option<PathBuf>,
     /// Seed of the relays' loss decisions.
     pub seed: u64,
     /// How hosts are attached.
@@ -120,12 +129,63 @@ impl LaunchSpec {
             hello_interval_ms: 10,
             log_filter: "info".into(),
             stackd_extra: Vec::new(),
+            lossless: Vec::new(),
             relays: false,
+            cable_process: None,
             seed: 1,
             backend: Backend::Udp,
             outlive_launcher: false,
         }
     }
+}
+
+/// The links between units `x` and `y` (either way round), as indices into `links`: all of
+/// them, or only the `index`-th (1-based, in cabling order).
+pub fn select_links(
+    links: &[StackLink],
+    x: u8,
+    y: u8,
+    index: Option<u8>,
+) -> Result<Vec<usize>, LaunchError> {
+    let on: Vec<usize> = (0..links.len()).filter(|i| links[*i].joins(x, y)).collect();
+    if on.is_empty() {
+        return Err(LaunchError::NoLink(x, y));
+    }
+    let chosen: Vec<usize> = on
+        .iter()
+        .enumerate()
+        .filter(|(k, _)| index.is_none_or(|i| usize::from(i) == k + 1))
+        .map(|(_, i)| *i)
+        .collect();
+    match (chosen.is_empty(), index) {
+        (true, Some(i)) => Err(LaunchError::NoLinkIndex {
+            x,
+            y,
+            index: i,
+            count: on.len(),
+        }),
+        (true, None) => Err(LaunchError::NoLink(x, y)),
+        (false, _) => Ok(chosen),
+    }
+}
+
+/// XOFF, XON and headroom bytes of the lossless priority groups of a launched stack: XOFF at
+/// 24 KB, XON at 12 KB, 96 KB of headroom. Generous, because a host on a UDP cable (a thread
+/// of a busy process) answers a pause in milliseconds, not in 67 quanta.
+pub const LOSSLESS_THRESHOLDS: (u32, u32, u32) = (24_000, 12_000, 96_000);
+
+/// The stack configuration file (`stackd --stack-config`) for `lossless` priorities.
+pub fn lossless_stack_config(lossless: &[u8]) -> String {
+    let (xoff, xon, headroom) = LOSSLESS_THRESHOLDS;
+    let lossless: Vec<u8> = lossless
+        .iter()
+        .copied()
+        .collect::<std::collections::BTreeSet<u8>>()
+        .into_iter()
+        .collect();
+    format!(
+        "# written by stack-sim: the stack's lossless (PFC) priorities\n[lossless]\npriorities = {lossless:?}\nxoff_bytes = {xoff}\nxon_bytes = {xon}\nheadroom_bytes = {headroom}\n"
+    )
 }
 
 /// The directory of the running executable (for a test or example binary in
@@ -182,6 +242,20 @@ pub enum LaunchError {
     /// No stack link between these units.
     #[error("no stack link between units {0} and {1}")]
     NoLink(u8, u8),
+    /// Fewer parallel links between these units than the index asked for.
+    #[error(
+        "no stack link {x}-{y}/{index}: units {x} and {y} have {count} link(s), numbered from 1"
+    )]
+    NoLinkIndex {
+        /// One unit.
+        x: u8,
+        /// The other.
+        y: u8,
+        /// The index asked for.
+        index: u8,
+        /// How many links they have.
+        count: usize,
+    },
     /// The stack was launched without relays, so its links cannot be cut or degraded.
     #[error("this stack has no link relays (launch it with relays to cut or degrade links)")]
     NoRelays,
@@ -242,6 +316,8 @@ pub struct Stack {
     pub links: Vec<StackLink>,
     /// One relay per link (same order) when launched with relays.
     pub relays: Vec<LinkRelay>,
+    /// The cable process owning the relays (launched with [`LaunchSpec::cable_process`]).
+    pub cables: Option<Daemon>,
     /// Line rate of the front ports, bits per second.
     pub front_speed_bps: u64,
     /// How hosts are attached.
@@ -313,6 +389,11 @@ impl Stack {
         let ip = |host: u8| Ipv4Addr::new(net[0], net[1], net[2], host);
         std::fs::create_dir_all(&spec.dir).map_err(io(format!("create {}", spec.dir.display())))?;
         let n = spec.units;
+        let stack_config = spec.dir.join("stack.toml");
+        if !spec.lossless.is_empty() {
+            std::fs::write(&stack_config, lossless_stack_config(&spec.lossless))
+                .map_err(io(format!("write {}", stack_config.display())))?;
+        }
         let links = cabling(spec, ip);
         // Where each stack port sends: its peer, its relay, or nowhere (an uncabled end).
         let peer_of = |unit: u8, port: u8| -> SocketAddr {
@@ -387,6 +468,10 @@ impl Stack {
                 "--state-dir".into(),
                 dir.join("state").display().to_string(),
             ];
+            if !spec.lossless.is_empty() {
+                sd_args.push("--stack-config".into());
+                sd_args.push(stack_config.display().to_string());
+            }
             for (_, extra) in spec.stackd_extra.iter().filter(|(n, _)| *n == u) {
                 sd_args.extend(extra.iter().cloned());
             }
@@ -421,23 +506,52 @@ impl Stack {
             });
         }
         let mut relays = Vec::new();
-        for (i, l) in links.iter().enumerate() {
-            if l.relay.is_some() {
-                relays.push(LinkRelay::start(l, spec.seed.wrapping_add(i as u64))?);
+        if spec.cable_process.is_none() {
+            for (i, l) in links.iter().enumerate() {
+                if l.relay.is_some() {
+                    relays.push(LinkRelay::start(l, spec.seed.wrapping_add(i as u64))?);
+                }
             }
         }
+        let cables = spec.cable_process.as_ref().map(|bin| {
+            Daemon::new(
+                "stack-sim",
+                0,
+                bin.clone(),
+                vec![
+                    "cables".into(),
+                    "--dir".into(),
+                    spec.dir.display().to_string(),
+                    "--seed".into(),
+                    spec.seed.to_string(),
+                ],
+                vec![("RUST_LOG".to_string(), spec.log_filter.clone())],
+                spec.dir.join(cables::CABLES_LOG),
+                spec.dir.join(cables::CABLES_SOCKET),
+            )
+            .in_own_group(spec.outlive_launcher)
+        });
         let mut stack = Stack {
             units,
             dir: spec.dir.clone(),
             topology: spec.topology,
             links,
             relays,
+            cables,
             front_speed_bps: spec.front_speed_bps,
             backend: spec.backend,
             detached: false,
         };
         // Recorded before anything is created, so `down` finds it even after a crash.
         stack.write_pids()?;
+        // The cable process reads the links from `stack.json`, just written.
+        if let Some(c) = stack.cables.as_mut() {
+            c.start()?;
+            stack.write_pids()?;
+            if let Some(c) = stack.cables.as_mut() {
+                c.wait_serving(Duration::from_secs(10))?;
+            }
+        }
         for u in &stack.units {
             for h in &u.netns {
                 h.create()?;
@@ -500,25 +614,11 @@ impl Stack {
         y: u8,
         index: Option<u8>,
     ) -> Result<Vec<&LinkRelay>, LaunchError> {
-        let on: Vec<usize> = (0..self.links.len())
-            .filter(|i| self.links[*i].joins(x, y))
-            .collect();
-        if on.is_empty() {
-            return Err(LaunchError::NoLink(x, y));
-        }
+        let chosen = select_links(&self.links, x, y, index)?;
         if self.relays.len() != self.links.len() {
             return Err(LaunchError::NoRelays);
         }
-        let chosen: Vec<&LinkRelay> = on
-            .iter()
-            .enumerate()
-            .filter(|(k, _)| index.is_none_or(|i| usize::from(i) == k + 1))
-            .map(|(_, i)| &self.relays[*i])
-            .collect();
-        if chosen.is_empty() {
-            return Err(LaunchError::NoLink(x, y));
-        }
-        Ok(chosen)
+        Ok(chosen.into_iter().map(|i| &self.relays[i]).collect())
     }
 
     /// Records every running daemon's pid in `DIR/pids` (one `unit daemon pid` per line) and
@@ -533,6 +633,9 @@ impl Stack {
                 }
             }
         }
+        if let Some(pid) = self.cables.as_ref().and_then(Daemon::pid) {
+            text.push_str(&format!("0 stack-sim {pid}\n"));
+        }
         let path = self.dir.join("pids");
         std::fs::write(&path, text).map_err(io(format!("write {}", path.display())))?;
         self.state().write(&self.dir)
@@ -544,6 +647,9 @@ impl Stack {
         for u in &mut self.units {
             u.stackd.detach();
             u.dataplaned.detach();
+        }
+        if let Some(c) = self.cables.as_mut() {
+            c.detach();
         }
         self.detached = true;
     }
@@ -560,6 +666,9 @@ impl Stack {
             u.stackd.reap(Duration::from_secs(5));
             u.dataplaned.reap(Duration::from_secs(5));
         }
+        if let Some(c) = self.cables.as_mut() {
+            c.kill();
+        }
         let _ = std::fs::remove_file(self.dir.join("pids"));
     }
 }
@@ -569,6 +678,9 @@ impl Drop for Stack {
         for u in &mut self.units {
             u.stackd.kill();
             u.dataplaned.kill();
+        }
+        if let Some(c) = self.cables.as_mut() {
+            c.kill();
         }
         if !self.detached {
             for u in &self.units {

@@ -39,6 +39,8 @@ pub struct RelayCounters {
 #[derive(Debug, Default)]
 struct Shared {
     impairment: Mutex<Impairment>,
+    /// A new seed for the loss generator, taken by the relay thread.
+    reseed: Mutex<Option<u64>>,
     stop: AtomicBool,
     forwarded: AtomicU64,
     cut_drops: AtomicU64,
@@ -104,6 +106,16 @@ impl LinkRelay {
             .impairment
             .lock()
             .unwrap_or_else(PoisonError::into_inner) = impairment;
+    }
+
+    /// Restarts the loss generator with `seed` (before the next frame), so a degrade from
+    /// the command line is reproducible.
+    pub fn reseed(&self, seed: u64) {
+        *self
+            .shared
+            .reseed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Some(seed);
     }
 
     /// What happens to frames now.
@@ -193,6 +205,14 @@ fn run(sockets: &[UdpSocket; 2], ends: [SocketAddr; 2], shared: &Shared, seed: u
             .impairment
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
+        if let Some(seed) = shared
+            .reseed
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+        {
+            rng = SplitMix64::new(seed);
+        }
         for (from, sock) in sockets.iter().enumerate() {
             let out = 1 - from;
             while let Ok((n, _)) = sock.recv_from(&mut buf) {

@@ -70,6 +70,9 @@ pub struct StackState {
     pub units: Vec<UnitState>,
     /// The stack cables.
     pub links: Vec<StackLink>,
+    /// The cable process relaying them, when it has one (`stack-sim up`).
+    #[serde(default)]
+    pub cables: Option<DaemonState>,
     /// The process that launched it.
     pub launcher_pid: u32,
 }
@@ -111,6 +114,15 @@ impl Stack {
                 netns: u.netns.clone(),
             });
         }
+        let cables = self.cables.as_mut().map(|d| DaemonState {
+            name: d.name().to_string(),
+            binary: d.binary().to_path_buf(),
+            pid: d.running().then(|| d.pid()).flatten(),
+            socket: d.socket().to_path_buf(),
+            log: d.log().to_path_buf(),
+            args: d.args().to_vec(),
+            env: d.env().to_vec(),
+        });
         StackState {
             dir: self.dir.clone(),
             topology: self.topology,
@@ -118,6 +130,7 @@ impl Stack {
             backend: self.backend,
             units,
             links: self.links.clone(),
+            cables,
             launcher_pid: std::process::id(),
         }
     }
@@ -164,6 +177,9 @@ impl StackState {
                     text.push_str(&format!("{} {} {pid}\n", u.unit, d.name));
                 }
             }
+        }
+        if let Some(pid) = self.cables.as_ref().and_then(|c| c.pid) {
+            text.push_str(&format!("0 stack-sim {pid}\n"));
         }
         let path = self.dir.join(PID_FILE);
         std::fs::write(&path, text).map_err(io(format!("write {}", path.display())))?;
@@ -307,10 +323,16 @@ pub fn down(dir: &Path) -> Result<DownReport, StateError> {
                 }
             }
         }
+        if let Some(pid) = state.cables.as_ref().and_then(|c| c.pid) {
+            if !recorded.iter().any(|r| r.2 == pid) {
+                recorded.push((0, "stack-sim".into(), pid));
+            }
+        }
     }
     let mut signalled = Vec::new();
     for (unit, name, pid) in recorded {
-        let ours = (name == "dataplaned" || name == "stackd")
+        // `stack-sim` is the cable process (`stack-sim cables --dir DIR`).
+        let ours = (name == "dataplaned" || name == "stackd" || name == "stack-sim")
             && (is_our_daemon(pid, &name, &dir_abs) || is_our_daemon(pid, &name, dir));
         let p = i32::try_from(pid).ok().and_then(Pid::from_raw);
         match p {

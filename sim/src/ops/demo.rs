@@ -108,6 +108,7 @@ pub fn demo(args: &DemoArgs) -> Result<Report, ScenarioError> {
         narrate: true,
         log_filter: "info".into(),
         show_tables: true,
+        backend: None,
     };
     let report = scenario::run(&sc, Path::new("demo.toml"), &opts)?;
     if let Some(path) = &args.report {

@@ -8,6 +8,7 @@
 
 mod demo;
 mod fault;
+mod link;
 mod run;
 mod table;
 
@@ -24,6 +25,7 @@ use crate::launch::{
 };
 pub use demo::{demo, phase_totals, DemoArgs, Totals, DEMO_SCENARIO};
 pub use fault::{kill, start, DaemonArg, FaultArgs};
+pub use link::{link, link_lines, LinkArg, LinkArgs, LinkCommand, LinkTarget, LossArg};
 pub use run::{run, RunArgs};
 pub use table::{stack_table, unit_mac, unit_views};
 
@@ -39,6 +41,9 @@ pub enum OpsError {
     /// A management call failed.
     #[error(transparent)]
     Mgmt(#[from] MgmtError),
+    /// The stack's cable process could not be used (link faults).
+    #[error(transparent)]
+    Cables(#[from] crate::launch::cables::CableError),
     /// A stack already runs in the directory.
     #[error("{0}: a stack is already running here (stack-sim down --dir {0} first)")]
     Running(PathBuf),
@@ -147,6 +152,10 @@ pub struct UpArgs {
     /// RUST_LOG of the daemons (their logs are in the stack's directory).
     #[arg(long, default_value = "info")]
     pub log: String,
+    /// Lossless (PFC) priorities, e.g. `--lossless 3` or `--lossless 3,4`: written to the
+    /// stack configuration (DIR/stack.toml) that every stackd programs on its ports.
+    #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u8).range(0..=7))]
+    pub lossless: Vec<u8>,
 }
 
 /// `stack-sim status` and `stack-sim down`.
@@ -228,7 +237,14 @@ pub fn up(args: &UpArgs) -> Result<(), OpsError> {
     spec.front_ports = args.hosts_per_unit;
     spec.bin_dir = daemon_dir(args.bin_dir.as_deref());
     spec.log_filter = args.log.clone();
+    spec.lossless = args.lossless.clone();
     spec.outlive_launcher = true;
+    // The stack links' relays run in a cable process of their own (`stack-sim cables`), so
+    // `stack-sim link …` can fault them after this command has exited.
+    spec.cable_process = Some(std::env::current_exe().map_err(|source| LaunchError::Io {
+        what: "find the stack-sim executable".into(),
+        source,
+    })?);
     if args.backend == BackendArg::Netns {
         spec.backend = crate::launch::Backend::Netns;
     }
@@ -273,6 +289,9 @@ pub fn status(args: &DirArgs) -> Result<(), OpsError> {
         .collect();
     print!("{}", stack_table(&state, &unit_views(&state, &views)));
     let a = agreement(&views, state.units.len());
+    if !state.links.is_empty() {
+        print!("\n{}", link_lines(&dir, state.cables.is_some()));
+    }
     println!(
         "\n{} of {} units answer; {}",
         a.answered,
@@ -294,11 +313,15 @@ pub fn down(args: &DirArgs) -> Result<(), OpsError> {
         return Ok(());
     }
     let report = teardown(&dir)?;
+    let what = |unit: &u8, name: &String| match unit {
+        0 => "the cable process".to_string(),
+        u => format!("unit {u} {name}"),
+    };
     for (unit, name, pid) in &report.killed {
-        println!("stopped unit {unit} {name} (pid {pid})");
+        println!("stopped {} (pid {pid})", what(unit, name));
     }
     for (unit, name, pid) in &report.gone {
-        println!("unit {unit} {name} (pid {pid}) was not running");
+        println!("{} (pid {pid}) was not running", what(unit, name));
     }
     for ns in &report.namespaces {
         println!("deleted network namespace {ns}");

@@ -27,6 +27,10 @@ pub struct RunArgs {
     /// Print only the summary (no events as they happen).
     #[arg(long)]
     pub quiet: bool,
+    /// How hosts are attached [default: the scenario's `[stack] backend`, else udp]; netns
+    /// needs root.
+    #[arg(long, value_enum)]
+    pub backend: Option<super::BackendArg>,
 }
 
 /// Runs the scenario of `args`: its report, written and printed (check
@@ -40,6 +44,10 @@ pub fn run(args: &RunArgs) -> Result<Report, ScenarioError> {
         narrate: !args.quiet,
         log_filter: args.log.clone(),
         show_tables: false,
+        backend: args.backend.map(|b| match b {
+            super::BackendArg::Udp => crate::launch::Backend::Udp,
+            super::BackendArg::Netns => crate::launch::Backend::Netns,
+        }),
     };
     let report = scenario::run(&sc, &args.file, &opts)?;
     let path = args

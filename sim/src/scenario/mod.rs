@@ -291,7 +291,8 @@ pub struct StackSpec {
     pub hosts_per_unit: u8,
     /// Front port line rate, bits per second.
     pub front_speed_bps: u64,
-    /// Priorities made lossless (PFC) on every port once the stack has converged.
+    /// Priorities made lossless (PFC) on every port: part of the stack configuration every
+    /// stackd boots with, so stackd programs them (again after a `dataplaned` restart).
     pub lossless: Vec<u8>,
     /// Election priority per unit.
     pub priorities: Vec<u8>,
@@ -299,6 +300,8 @@ pub struct StackSpec {
     pub converge_timeout_ms: u64,
     /// Stack-link hello interval, milliseconds (a link is down after 3 missed).
     pub hello_interval_ms: u64,
+    /// How hosts are attached (`stack-sim run --backend` overrides it).
+    pub backend: crate::launch::Backend,
 }
 
 /// A scenario, checked.

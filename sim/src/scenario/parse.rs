@@ -11,7 +11,7 @@ use super::{
     Action, Assert, Expect, LinkRef, Scenario, ScenarioError, StackSpec, Step, Target, TrafficItem,
     UnitRef,
 };
-use crate::launch::Topology;
+use crate::launch::{Backend, Topology};
 use crate::traffic::{HostId, Pattern};
 
 #[derive(Debug, Deserialize)]
@@ -44,6 +44,7 @@ struct RawStack {
     priorities: Option<Vec<Spanned<u8>>>,
     converge_timeout_ms: Option<u64>,
     hello_interval_ms: Option<Spanned<u64>>,
+    backend: Option<Spanned<String>>,
 }
 
 /// A named host with one or more NICs (front ports), e.g. a dual-homed server.
@@ -144,6 +145,20 @@ pub fn parse(path: &Path, src: &str) -> Result<Scenario, ScenarioError> {
     };
     let units = c.unit(&rs.units, "units")?;
     c.units = units;
+    let backend = match rs
+        .backend
+        .as_ref()
+        .map(|b| (b.get_ref().as_str(), b.span()))
+    {
+        None | Some(("udp", _)) => Backend::Udp,
+        Some(("netns", _)) => Backend::Netns,
+        Some((other, span)) => {
+            return Err(c.err(
+                span,
+                format!("backend: '{other}': expected \"udp\" or \"netns\""),
+            ))
+        }
+    };
     let topology = match rs
         .topology
         .as_ref()
@@ -210,6 +225,7 @@ pub fn parse(path: &Path, src: &str) -> Result<Scenario, ScenarioError> {
                 ))
             }
         },
+        backend,
     };
     let _ = stack_span;
 

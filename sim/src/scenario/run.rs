@@ -33,6 +33,8 @@ pub struct RunOptions {
     pub log_filter: String,
     /// Print the stack table (stdout) once converged and at the end.
     pub show_tables: bool,
+    /// How hosts are attached, overriding the scenario's `[stack] backend`.
+    pub backend: Option<crate::launch::Backend>,
 }
 
 /// Polling interval of the management API while waiting for a condition.
@@ -502,9 +504,11 @@ pub fn run(sc: &Scenario, file: &Path, opts: &RunOptions) -> Result<Report, Scen
     spec.front_speed_bps = sc.stack.front_speed_bps;
     spec.priorities = sc.stack.priorities.clone();
     spec.hello_interval_ms = sc.stack.hello_interval_ms;
+    spec.lossless = sc.stack.lossless.clone();
     spec.bin_dir = opts.bin_dir.clone();
     spec.relays = true;
     spec.seed = sc.seed;
+    spec.backend = opts.backend.unwrap_or(sc.stack.backend);
     spec.log_filter = opts.log_filter.clone();
     if opts.narrate {
         eprintln!(
@@ -545,12 +549,6 @@ fn run_in(
     )
     .map_err(|e| ScenarioError::NotConverged(e.to_string()))?;
     stack.write_pids()?;
-    let mask = sc.stack.lossless.iter().fold(0u8, |m, p| m | 1 << p);
-    if mask != 0 {
-        for u in &stack.units {
-            mgmt.make_lossless(&u.dataplane_socket, mask)?;
-        }
-    }
     let traffic = Traffic::attach(&stack)?;
     traffic.announce();
     let by_unit: BTreeMap<u8, pb::ShowSwitchResponse> = views
@@ -581,11 +579,11 @@ fn run_in(
     if opts.show_tables {
         r.print_table("The stack, converged:");
     }
-    if mask != 0 {
+    if !sc.stack.lossless.is_empty() {
         r.event(
             0,
             format!(
-                "priorities {:?} lossless (PFC) on every port",
+                "priorities {:?} lossless (PFC) on every port (stack configuration)",
                 sc.stack.lossless
             ),
         );

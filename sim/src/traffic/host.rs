@@ -2,6 +2,9 @@
 //! receives what its switch sends it, and counts.
 
 use std::net::{SocketAddr, UdpSocket};
+
+use bytes::Bytes;
+use dataplane::backend::PortBackend;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{Receiver, TryRecvError};
 use std::time::{Duration, Instant};
@@ -34,11 +37,77 @@ struct Sending {
     interval: Duration,
 }
 
-/// A host: its socket toward its switch, its flows, its pause state.
+/// Where a host's frames go and come from.
+pub(super) enum Endpoint {
+    /// The host end of a UDP cable (the `udp` backend).
+    Udp {
+        /// Bound to the host's address, non-blocking.
+        sock: UdpSocket,
+        /// The switch's end.
+        switch: SocketAddr,
+    },
+    /// An AF_PACKET socket on the `eth0` of the host's network namespace (the `netns`
+    /// backend), opened from inside the namespace.
+    Packet(Box<dyn PortBackend>),
+}
+
+impl Endpoint {
+    /// Sends one frame; `false` when the socket cannot take it now.
+    fn send(&mut self, frame: &[u8]) -> bool {
+        match self {
+            Endpoint::Udp { sock, switch } => sock.send_to(frame, *switch).is_ok(),
+            Endpoint::Packet(p) => p.send_batch(&[Bytes::copy_from_slice(frame)]).unwrap_or(0) == 1,
+        }
+    }
+
+    /// Every frame waiting now, in order (`frames`: a reusable batch).
+    fn receive_all(
+        &mut self,
+        buf: &mut [u8],
+        frames: &mut Vec<Bytes>,
+        mut each: impl FnMut(&[u8]),
+    ) {
+        match self {
+            Endpoint::Udp { sock, .. } => {
+                while let Ok(n) = sock.recv(buf) {
+                    each(&buf[..n]);
+                }
+            }
+            Endpoint::Packet(p) => {
+                while p.recv_batch(frames, 64).unwrap_or(0) > 0 {
+                    for f in frames.drain(..) {
+                        each(&f);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Waits until a frame arrives, at most `wait`.
+    fn wait(&self, wait: Duration) {
+        match self {
+            Endpoint::Udp { sock, .. } => {
+                let timeout = Timespec {
+                    tv_sec: wait.as_secs() as _,
+                    tv_nsec: wait.subsec_nanos() as _,
+                };
+                let mut fds = [PollFd::new(sock, PollFlags::IN)];
+                let _ = poll(&mut fds, Some(&timeout));
+            }
+            Endpoint::Packet(p) => {
+                // Nanosecond resolution: a sub-millisecond wait must not become a busy poll.
+                let fd = p.raw_fd().unwrap_or(-1);
+                let _ = dataplane::backend::poll_readable(&[fd], Some(wait), &mut [false]);
+            }
+        }
+    }
+}
+
+/// A host: its endpoint toward its switch, its flows, its pause state.
 pub(super) struct Host {
     id: HostId,
-    sock: UdpSocket,
-    switch: SocketAddr,
+    /// Taken by [`Host::run`] for the life of the thread.
+    endpoint: Option<Endpoint>,
     speed_bps: u64,
     commands: Receiver<HostCommand>,
     sending: Vec<Sending>,
@@ -57,15 +126,13 @@ const MAX_LAG: Duration = Duration::from_millis(2);
 impl Host {
     pub(super) fn new(
         id: HostId,
-        sock: UdpSocket,
-        switch: SocketAddr,
+        endpoint: Endpoint,
         speed_bps: u64,
         commands: Receiver<HostCommand>,
     ) -> Host {
         Host {
             id,
-            sock,
-            switch,
+            endpoint: Some(endpoint),
             speed_bps: speed_bps.max(1),
             commands,
             sending: Vec::new(),
@@ -77,6 +144,10 @@ impl Host {
     /// Runs until `stop` is set or its controller is gone.
     pub(super) fn run(mut self, stats: &Shared, stop: &AtomicBool) {
         let mut buf = vec![0u8; 65536];
+        let mut batch = Vec::new();
+        let Some(mut endpoint) = self.endpoint.take() else {
+            return;
+        };
         while !stop.load(Ordering::Relaxed) {
             loop {
                 match self.commands.try_recv() {
@@ -91,15 +162,13 @@ impl Host {
                         });
                     }
                     Ok(HostCommand::Stop(id)) => self.sending.retain(|s| s.id != id),
-                    Ok(HostCommand::Announce) => self.announce(),
+                    Ok(HostCommand::Announce) => self.announce(&mut endpoint),
                     Err(TryRecvError::Empty) => break,
                     Err(TryRecvError::Disconnected) => return,
                 }
             }
-            while let Ok(n) = self.sock.recv(&mut buf) {
-                self.receive(&buf[..n], stats);
-            }
-            self.send_due(stats);
+            endpoint.receive_all(&mut buf, &mut batch, |f| self.receive(f, stats));
+            self.send_due(&mut endpoint, stats);
             let now = Instant::now();
             let wait = self
                 .sending
@@ -115,12 +184,7 @@ impl Host {
                 .min()
                 .unwrap_or(TICK)
                 .min(TICK);
-            let timeout = Timespec {
-                tv_sec: wait.as_secs() as _,
-                tv_nsec: wait.subsec_nanos() as _,
-            };
-            let mut fds = [PollFd::new(&self.sock, PollFlags::IN)];
-            let _ = poll(&mut fds, Some(&timeout));
+            endpoint.wait(wait);
         }
         // Pauses still running, or that ran out without a newer frame.
         let now = Instant::now();
@@ -139,15 +203,15 @@ impl Host {
         self.paused_until[usize::from(priority & 7)].is_some_and(|t| t > now)
     }
 
-    fn announce(&self) {
+    fn announce(&self, endpoint: &mut Endpoint) {
         let mut f = Vec::with_capacity(64);
         header(self.id.mac(), [0xff; 6], 0, &mut f);
         f.extend_from_slice(&ANNOUNCE_MAGIC);
         f.resize(64, 0);
-        let _ = self.sock.send_to(&f, self.switch);
+        let _ = endpoint.send(&f);
     }
 
-    fn send_due(&mut self, stats: &Shared) {
+    fn send_due(&mut self, endpoint: &mut Endpoint, stats: &Shared) {
         let now = Instant::now();
         let mut frame = Vec::with_capacity(1518);
         let mut sent: Vec<(u32, u64)> = Vec::new();
@@ -169,7 +233,7 @@ impl Host {
                 frame.extend_from_slice(&s.id.to_be_bytes());
                 frame.extend_from_slice(&s.seq.to_be_bytes());
                 frame.resize(size, 0);
-                if self.sock.send_to(&frame, self.switch).is_err() {
+                if !endpoint.send(&frame) {
                     // The socket buffer is full: try again on the next round.
                     break;
                 }

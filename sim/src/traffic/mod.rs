@@ -63,10 +63,18 @@ pub enum TrafficError {
     /// Two flows have the same name.
     #[error("flow {0}: a flow of that name already runs")]
     Duplicate(String),
-    /// The stack's hosts are network namespaces (the `netns` backend), not endpoints of
-    /// this process.
-    #[error("the hosts of a netns stack are namespaces: run traffic in them (ip netns exec)")]
-    Netns,
+    /// On the `netns` backend: the host's socket could not be opened inside its namespace.
+    #[error("host {host}: cannot open {interface} in network namespace {namespace}: {message}")]
+    Namespace {
+        /// The host.
+        host: HostId,
+        /// Its namespace.
+        namespace: String,
+        /// The interface.
+        interface: String,
+        /// Why.
+        message: String,
+    },
     /// A host thread could not be started.
     #[error("cannot start a host thread: {0}")]
     Thread(std::io::Error),
@@ -295,30 +303,77 @@ impl std::fmt::Debug for Traffic {
     }
 }
 
+/// Opens an AF_PACKET socket on `interface` inside the network namespace `namespace` (as
+/// `ip netns` names it): a short-lived thread enters the namespace (`setns`) and opens it
+/// there; the socket stays bound to that namespace's interface wherever it is used.
+fn open_in_namespace(
+    host: HostId,
+    namespace: &str,
+    interface: &str,
+) -> Result<Box<dyn dataplane::backend::PortBackend>, TrafficError> {
+    let fail = |message: String| TrafficError::Namespace {
+        host,
+        namespace: namespace.to_string(),
+        interface: interface.to_string(),
+        message,
+    };
+    let (ns, ifname) = (namespace.to_string(), interface.to_string());
+    let opened = std::thread::Builder::new()
+        .name(format!("netns {ns}"))
+        .spawn(
+            move || -> Result<Box<dyn dataplane::backend::PortBackend>, String> {
+                let path = format!("/run/netns/{ns}");
+                let f = std::fs::File::open(&path).map_err(|e| format!("{path}: {e}"))?;
+                rustix::thread::move_into_link_name_space(
+                    std::os::fd::AsFd::as_fd(&f),
+                    Some(rustix::thread::LinkNameSpaceType::Network),
+                )
+                .map_err(|e| format!("setns: {e}"))?;
+                dataplane::backend::AfPacketBackend::open(&ifname)
+                    .map(|b| Box::new(b) as Box<dyn dataplane::backend::PortBackend>)
+                    .map_err(|e| e.to_string())
+            },
+        )
+        .map_err(TrafficError::Thread)?
+        .join()
+        .map_err(|_| fail("the namespace thread panicked".into()))?;
+    opened.map_err(fail)
+}
+
 impl Traffic {
-    /// A host on every front port of `stack`, each on its own thread.
+    /// A host on every front port of `stack`, each on its own thread: on the `udp` backend
+    /// the host end of the port's UDP cable, on `netns` an AF_PACKET socket on the `eth0` of
+    /// the port's host namespace (so the frames cross the veth and the `afpacket` port).
     pub fn attach(stack: &Stack) -> Result<Traffic, TrafficError> {
-        if stack.backend == crate::launch::Backend::Netns {
-            return Err(TrafficError::Netns);
-        }
         let stats: Shared = Arc::default();
         let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let mut hosts = Vec::new();
         for u in &stack.units {
-            for f in &u.front {
+            for (i, f) in u.front.iter().enumerate() {
                 let id = HostId {
                     unit: u.number,
                     port: f.port,
                 };
-                let sock = UdpSocket::bind(f.host)
-                    .and_then(|s| s.set_nonblocking(true).map(|()| s))
-                    .map_err(|source| TrafficError::Bind {
-                        host: id,
-                        addr: f.host,
-                        source,
-                    })?;
+                let endpoint = match u.netns.get(i) {
+                    Some(ns) if stack.backend == crate::launch::Backend::Netns => {
+                        host::Endpoint::Packet(open_in_namespace(id, &ns.namespace, &ns.host_if)?)
+                    }
+                    _ => {
+                        let sock = UdpSocket::bind(f.host)
+                            .and_then(|s| s.set_nonblocking(true).map(|()| s))
+                            .map_err(|source| TrafficError::Bind {
+                                host: id,
+                                addr: f.host,
+                                source,
+                            })?;
+                        host::Endpoint::Udp {
+                            sock,
+                            switch: f.switch,
+                        }
+                    }
+                };
                 let (tx, rx) = mpsc::channel();
-                let host = host::Host::new(id, sock, f.switch, stack.front_speed_bps, rx);
+                let host = host::Host::new(id, endpoint, stack.front_speed_bps, rx);
                 let (stats, stop) = (stats.clone(), stop.clone());
                 let thread = std::thread::Builder::new()
                     .name(format!("host {id}"))
