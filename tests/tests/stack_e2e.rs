@@ -55,6 +55,39 @@ async fn three_units_elect_forward_and_survive_the_master() {
         "{text}"
     );
 
+    // The warm standby holds the master's state, and both ends say so.
+    let standby_unit = unit_of(&views[0], standby);
+    let checkpoint = |unit: u8| {
+        let out = std::process::Command::new(bin_dir().join("stackctl"))
+            .arg("--socket")
+            .arg(&sockets[usize::from(unit - 1)])
+            .args(["--json", "show", "checkpoint", "statistics"])
+            .output()
+            .expect("run stackctl");
+        assert!(out.status.success(), "{out:?}");
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("json")
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let on_master = loop {
+        let c = checkpoint(master_unit);
+        if c["in_sync"] == serde_json::json!(true) || std::time::Instant::now() > deadline {
+            break c;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    };
+    assert_eq!(on_master["side"], "master", "{on_master}");
+    assert_eq!(on_master["in_sync"], true, "{on_master}");
+    assert_eq!(
+        on_master["peer_unit"],
+        u32::from(standby_unit),
+        "{on_master}"
+    );
+    assert_eq!(on_master["units"], 3, "{on_master}");
+    assert!(on_master["syncs"].as_u64() >= Some(1), "{on_master}");
+    let on_standby = checkpoint(standby_unit);
+    assert_eq!(on_standby["side"], "standby", "{on_standby}");
+    assert_eq!(on_standby["version"], on_master["version"], "{on_standby}");
+
     // Hosts on the two units that are not the master talk through the stack.
     let others: Vec<u8> = (1..=3).filter(|u| *u != master_unit).collect();
     let host = |u: u8| host_on(&stack, u);
