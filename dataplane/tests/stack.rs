@@ -263,6 +263,42 @@ fn transit_hop_limit_and_loops() {
     assert_eq!(StackHeaderRepr::parse_frame(&on[0]).unwrap().hop_limit, 2);
 }
 
+/// A transit frame never goes back where it came from: a route whose primary points at the
+/// ingress port (stale: the neighbour re-routed round a dead link while this unit's control
+/// plane was away) sends it on the backup path instead, and with no other way it is dropped
+/// rather than bounced.
+#[test]
+fn transit_frames_never_go_back_out_of_their_ingress_port() {
+    let mut e = unit(2);
+    e.set_stack_route(
+        3,
+        Some(StackRoute {
+            primary: p(S1),
+            backup: Some(p(S2)),
+        }),
+    )
+    .unwrap();
+    let inner = untagged(host(9), host(1), 80, 1);
+    e.handle_frame(us(1), p(S1), stacked(data_header(1, 3, 8), &inner));
+    let out = drain(&mut e, us(1));
+    assert_eq!(ports(&out), vec![S2], "the backup, not back out of S1");
+    // From the other side the primary is the way on, as usual.
+    e.handle_frame(us(2), p(S2), stacked(data_header(4, 3, 8), &inner));
+    assert_eq!(ports(&drain(&mut e, us(2))), vec![S1]);
+    // No backup: dropped, not bounced.
+    e.set_stack_route(
+        3,
+        Some(StackRoute {
+            primary: p(S1),
+            backup: None,
+        }),
+    )
+    .unwrap();
+    e.handle_frame(us(3), p(S1), stacked(data_header(1, 3, 8), &inner));
+    assert!(drain(&mut e, us(3)).is_empty());
+    assert_eq!(e.port_counters(p(S1)).unwrap().no_route_discards, 1);
+}
+
 #[test]
 fn stack_frames_on_front_ports_and_control_frames_on_stack_ports() {
     let mut e = unit(1);

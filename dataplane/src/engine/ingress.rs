@@ -450,7 +450,12 @@ impl Engine {
                 hop_limit: h.hop_limit - 1,
                 ..h
             };
-            match self.stack.next_hop(h.dst_unit, self.ports_up) {
+            // Split horizon: a transit frame never goes back out of the port it came in on
+            // (that is a loop by definition). The route's primary pointing there means the
+            // route is stale: a neighbour re-routed round a dead link while this unit's control
+            // plane is away. The backup path, if any, is the way on.
+            let ahead = self.ports_up & !(1u64 << (i & 63));
+            match self.stack.next_hop(h.dst_unit, ahead) {
                 Some(s) => self.enqueue(i, s.get(), c.priority, frame, true, Target::Stack(onward)),
                 None => self.ports[i].counters.no_route_discards += 1,
             }
