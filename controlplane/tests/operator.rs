@@ -176,3 +176,33 @@ fn an_operator_failover_hands_over_without_a_hold() {
         Some(Err(CommandError::NoStandby))
     );
 }
+
+/// A member given the highest priority does not take over when it is cut off for a moment and
+/// comes back: the master stays master (no preemption), whether the member was isolated
+/// before or after its priority reached it.
+#[test]
+fn a_high_priority_member_isolated_and_back_does_not_take_over() {
+    for seed in 0..8 {
+        let mut h = Harness::line(60 + seed, specs(&[1; 6]), true, 1);
+        settled(&mut h);
+        let m = master(&h);
+        let member = (0..6)
+            .find(|&i| i != m && h.view(i).unwrap().role == Role::Member)
+            .unwrap();
+        let unit = h.view(member).unwrap().unit;
+        h.operate(m, |mgr, now| mgr.set_priority(now, unit, 40))
+            .unwrap()
+            .unwrap();
+        if seed % 2 == 0 {
+            settled(&mut h);
+        } else {
+            h.run_for(Duration::from_millis(1));
+        }
+        h.isolate(member);
+        h.run_for(Duration::from_millis(100 + 200 * seed));
+        h.recover();
+        settled(&mut h);
+        assert_eq!(master(&h), m, "seed {seed}: the master changed");
+        h.check_one_master().unwrap();
+    }
+}
