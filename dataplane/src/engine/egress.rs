@@ -136,6 +136,7 @@ impl Engine {
     }
 
     fn transmit_from(&mut self, now: Instant, i: usize) -> Option<Transmit> {
+        self.dirty |= 1 << i;
         let port = &mut self.ports[i];
         if port.busy_until > now.plus_ps(self.tx_burst_ps) {
             return None;
@@ -225,6 +226,7 @@ impl Engine {
     /// Discards every frame queued on port `i` in the traffic classes of `tcs`, releasing
     /// their buffer (which may resume paused peers).
     pub(super) fn discard_queued(&mut self, i: usize, tcs: u8) {
+        self.dirty |= 1 << i;
         for tc in 0..8 {
             if tcs & (1 << tc) == 0 {
                 continue;

@@ -250,7 +250,7 @@ impl Unit {
     }
 
     /// The earlier of the engine's and the manager's next deadline (and the reconcile cap).
-    pub fn poll_timeout(&self) -> Option<Instant> {
+    pub fn poll_timeout(&mut self) -> Option<Instant> {
         let e = self.engine.poll_timeout();
         let m = self.control.as_ref().and_then(|c| {
             let t = c.deadline;
