@@ -107,9 +107,15 @@ impl QueuedFrame {
                 Bytes::from(out)
             }
             Target::Stack(header) => {
+                // In place when the buffer is ours and has the room (a new header needs
+                // STACK_ENCAP_LEN more bytes for a frame that has none yet).
+                let grow = 12 + STACK_ENCAP_LEN - inner;
                 let data = if d.len() >= inner {
                     match self.data.try_into_mut() {
-                        Ok(m) => return encapsulate_in_place(m, inner, header),
+                        Ok(m) if m.capacity() >= m.len() + grow => {
+                            return encapsulate_in_place(m, inner, header)
+                        }
+                        Ok(m) => m.freeze(),
                         Err(data) => data,
                     }
                 } else {
@@ -134,7 +140,7 @@ impl QueuedFrame {
 
 /// `m[..12]` (the MAC addresses), then `header`, then `m[inner..]` — the copy path's frame —
 /// built in `m`'s own buffer: a stack frame (`inner` = 24) has its header overwritten; a plain
-/// frame (`inner` = 12) is moved up by the header's length, in place when `m` has the room.
+/// frame (`inner` = 12) is moved up by the header's length (`m` has the room).
 #[inline]
 fn encapsulate_in_place(mut m: BytesMut, inner: usize, header: StackHeaderRepr) -> Bytes {
     let len = m.len();

@@ -6,7 +6,7 @@
 //! receiver needs nothing else to count loss, reordering and gaps.
 
 use bytes::{Bytes, BytesMut};
-use dataplane::wire::{L2Header, MacAddr, VlanTag, STACK_ENCAP_LEN};
+use dataplane::wire::{L2Header, MacAddr, VlanTag};
 use dataplane::Instant;
 use serde::Serialize;
 
@@ -73,9 +73,9 @@ pub fn build_frame(spec: &FlowSpec, src: MacAddr, seq: u64) -> Bytes {
 }
 
 /// Builds frame `seq` of a flow from `src` in `buf` (a buffer to reuse; its contents do not
-/// matter). The frame leaves room for a stack header after it: the first unit encapsulates
-/// it in this buffer, with no copy (`dataplane`'s egress rewrites a frame it holds alone in
-/// place).
+/// matter). A new buffer is exactly the frame's size (one allocation); `dataplane`'s egress
+/// rewrites a frame it holds alone in its own buffer, so a reused buffer that once carried a
+/// stack header has the room to be encapsulated again with no copy.
 pub fn build_frame_in(mut buf: BytesMut, spec: &FlowSpec, src: MacAddr, seq: u64) -> Bytes {
     let hdr = L2Header {
         dst: spec.dst,
@@ -86,7 +86,7 @@ pub fn build_frame_in(mut buf: BytesMut, spec: &FlowSpec, src: MacAddr, seq: u64
     };
     let len = spec.frame_len.max(64);
     buf.clear();
-    buf.reserve(len + STACK_ENCAP_LEN);
+    buf.reserve(len);
     buf.resize(len, 0);
     // The buffer holds at least 64 bytes and the tag was validated with the flow.
     let off = hdr.emit(&mut buf).unwrap_or(0);
