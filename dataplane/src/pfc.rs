@@ -120,6 +120,16 @@ impl PauseReceiver {
         mask
     }
 
+    /// The next instant after `now` at which a pause in force at `now` ends: until then, with
+    /// no new frame applied, every answer of this receiver stays what it is at `now`.
+    #[inline]
+    pub fn next_change(&self, now: Instant) -> Option<Instant> {
+        if now >= self.latest {
+            return None;
+        }
+        self.until.iter().copied().filter(|&u| now < u).min()
+    }
+
     /// Bitmap of priorities paused at `now`.
     pub fn paused_priorities(&self, now: Instant) -> u8 {
         let mut mask = 0;

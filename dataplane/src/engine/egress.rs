@@ -1,7 +1,7 @@
 //! Egress: transmission selection across ports, MAC Control first, serialization at line
 //! rate, buffer release (PFC XON), and the rewrite of each copy for its egress port.
 
-use bytes::Bytes;
+use bytes::{Buf, Bytes, BytesMut};
 
 use super::{Engine, Transmit};
 use crate::config::{FlowControl, WatchdogAction};
@@ -53,6 +53,10 @@ impl Queued for QueuedFrame {
 impl QueuedFrame {
     /// The frame as it must go on the wire: byte-identical when nothing changes (no copy),
     /// otherwise rebuilt with the right tag or stack header, padded to the minimum size.
+    ///
+    /// A frame held by this copy alone (not flooded) is rewritten in its own buffer: a stack
+    /// header replaced or removed, a tag set, or (with spare capacity) a header inserted, with
+    /// no new buffer and no copy of the payload. Shared frames are copied.
     #[inline]
     pub fn render(self) -> Bytes {
         if self.target == Target::AsIs {
@@ -79,9 +83,17 @@ impl QueuedFrame {
                         _ => {}
                     }
                 }
-                let rest = d
-                    .get(if inner_tagged { inner + 4 } else { inner }..)
-                    .unwrap_or(&[]);
+                let rest_at = if inner_tagged { inner + 4 } else { inner };
+                let data = if self.encapsulated && d.len() >= rest_at {
+                    match self.data.try_into_mut() {
+                        Ok(m) => return decapsulate_in_place(m, rest_at, tci),
+                        Err(data) => data,
+                    }
+                } else {
+                    self.data
+                };
+                let d = &data;
+                let rest = d.get(rest_at..).unwrap_or(&[]);
                 let mut out = Vec::with_capacity(rest.len() + 16);
                 out.extend_from_slice(&d[..12.min(d.len())]);
                 if let Some(t) = tci {
@@ -95,6 +107,21 @@ impl QueuedFrame {
                 Bytes::from(out)
             }
             Target::Stack(header) => {
+                // In place when the buffer is ours and has the room (a new header needs
+                // STACK_ENCAP_LEN more bytes for a frame that has none yet).
+                let grow = 12 + STACK_ENCAP_LEN - inner;
+                let data = if d.len() >= inner {
+                    match self.data.try_into_mut() {
+                        Ok(m) if m.capacity() >= m.len() + grow => {
+                            return encapsulate_in_place(m, inner, header)
+                        }
+                        Ok(m) => m.freeze(),
+                        Err(data) => data,
+                    }
+                } else {
+                    self.data
+                };
+                let d = &data;
                 let rest = d.get(inner..).unwrap_or(&[]);
                 let mut out = Vec::with_capacity(rest.len() + 12 + STACK_ENCAP_LEN);
                 out.extend_from_slice(&d[..12.min(d.len())]);
@@ -109,6 +136,43 @@ impl QueuedFrame {
             }
         }
     }
+}
+
+/// `m[..12]` (the MAC addresses), then `header`, then `m[inner..]` — the copy path's frame —
+/// built in `m`'s own buffer: a stack frame (`inner` = 24) has its header overwritten; a plain
+/// frame (`inner` = 12) is moved up by the header's length (`m` has the room).
+#[inline]
+fn encapsulate_in_place(mut m: BytesMut, inner: usize, header: StackHeaderRepr) -> Bytes {
+    let len = m.len();
+    let grow = 12 + STACK_ENCAP_LEN - inner;
+    if grow > 0 {
+        m.resize(len + grow, 0);
+        m.copy_within(inner..len, inner + grow);
+    }
+    // The range is exactly STACK_ENCAP_LEN long, so emit cannot fail.
+    let _ = header.emit(&mut m[12..12 + STACK_ENCAP_LEN]);
+    if m.len() < MIN_FRAME_LEN {
+        m.resize(MIN_FRAME_LEN, 0);
+    }
+    m.freeze()
+}
+
+/// `m[..12]`, then a tag with `tci` if any, then `m[rest_at..]`, built in `m`'s own buffer:
+/// the addresses (and tag) are written just before `rest_at` and the front is dropped.
+#[inline]
+fn decapsulate_in_place(mut m: BytesMut, rest_at: usize, tci: Option<u16>) -> Bytes {
+    let head = if tci.is_some() { 16 } else { 12 };
+    let start = rest_at - head;
+    m.copy_within(0..12, start);
+    if let Some(t) = tci {
+        m[start + 12..start + 14].copy_from_slice(&ETHERTYPE_VLAN.to_be_bytes());
+        m[start + 14..start + 16].copy_from_slice(&t.to_be_bytes());
+    }
+    m.advance(start);
+    if m.len() < MIN_FRAME_LEN {
+        m.resize(MIN_FRAME_LEN, 0);
+    }
+    m.freeze()
 }
 
 impl Engine {
@@ -136,6 +200,7 @@ impl Engine {
     }
 
     fn transmit_from(&mut self, now: Instant, i: usize) -> Option<Transmit> {
+        self.dirty |= 1 << i;
         let port = &mut self.ports[i];
         if port.busy_until > now.plus_ps(self.tx_burst_ps) {
             return None;
@@ -225,6 +290,7 @@ impl Engine {
     /// Discards every frame queued on port `i` in the traffic classes of `tcs`, releasing
     /// their buffer (which may resume paused peers).
     pub(super) fn discard_queued(&mut self, i: usize, tcs: u8) {
+        self.dirty |= 1 << i;
         for tc in 0..8 {
             if tcs & (1 << tc) == 0 {
                 continue;

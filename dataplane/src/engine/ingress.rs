@@ -64,6 +64,7 @@ impl Engine {
             self.frames_on_unknown_ports += 1;
             return;
         };
+        self.dirty |= 1 << i;
         state.counters.rx_frames += 1;
         state.counters.rx_bytes += frame.len() as u64;
         if !state.link {
@@ -543,6 +544,7 @@ impl Engine {
                 q.enqueued_bytes += len;
                 q.watermark_bytes = q.watermark_bytes.max(egress.queues.depth_bytes(tc));
                 self.ready |= 1 << j;
+                self.dirty |= 1 << j;
                 if let Some(change) = change {
                     self.signal_pause(i, usize::from(pg), change);
                 }
@@ -552,6 +554,7 @@ impl Engine {
 
     /// Records that ingress `(port, pg)` must be paused or resumed towards the peer.
     pub(super) fn signal_pause(&mut self, port: usize, pg: usize, change: PauseChange) {
+        self.dirty |= 1 << port;
         let state = &mut self.ports[port];
         let priorities = state.pg_pause_priorities[pg & 7];
         if priorities == 0 {

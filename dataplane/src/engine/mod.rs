@@ -210,6 +210,14 @@ pub struct Engine {
     packet_in: VecDeque<PacketIn>,
     packet_in_lost: u64,
     frames_on_unknown_ports: u64,
+    /// Per port, its share of [`Engine::poll_timeout`] as of its last change (`timers`).
+    deadlines: Vec<timers::PortDeadlines>,
+    /// Ports whose `deadlines` entry is out of date.
+    dirty: u64,
+    /// The earliest `tx.min(timer)`, `timer` and `valid_until` over `deadlines`, ps.
+    next_any: u64,
+    next_timer: u64,
+    valid_min: u64,
 }
 
 impl Engine {
@@ -237,6 +245,11 @@ impl Engine {
             packet_in: VecDeque::new(),
             packet_in_lost: 0,
             frames_on_unknown_ports: 0,
+            deadlines: vec![timers::PortDeadlines::default(); ports.len()],
+            dirty: u64::MAX,
+            next_any: 0,
+            next_timer: 0,
+            valid_min: 0,
             ports,
             config,
         };
@@ -344,6 +357,7 @@ impl Engine {
     /// Recomputes whether port `i` forwards and sends; acts on a change.
     pub(crate) fn update_port_state(&mut self, i: usize) {
         let bit = 1u64 << i;
+        self.dirty |= bit;
         let port = &self.ports[i];
         let (was_up, up, link) = (self.ports_up & bit != 0, port.forwarding(), port.link);
         if link {
@@ -436,6 +450,7 @@ impl Engine {
     ) -> Result<(), EngineError> {
         let i = port.get();
         self.check_port_config(port, &config, &format!("ports[{i}]"))?;
+        self.dirty |= 1 << i;
         let state = &self.ports[i];
         let flow_control_changed = state.cfg.flow_control != config.flow_control;
         self.buffer.set_profiles(i, config.pgs);
@@ -618,6 +633,7 @@ impl Engine {
         }
         state.cpu_queue.push_back(frame);
         self.ready |= 1 << i;
+        self.dirty |= 1 << i;
         Ok(())
     }
 

@@ -19,7 +19,17 @@ impl Engine {
                 dest: e.dest,
             });
         }
+        // Only the ports with a timer due: the others' refresh, hello and watchdog would find
+        // nothing to do (their deadlines are exact, see `PortDeadlines`).
+        self.refresh_deadlines();
+        if self.next_timer > now.as_ps() {
+            return;
+        }
         for i in 0..self.ports.len() {
+            if self.deadlines[i].timer > now.as_ps() {
+                continue;
+            }
+            self.dirty |= 1 << i;
             let port = &mut self.ports[i];
             port.tx_pause.refresh_due(now);
             if port.tx_pause.pending() {
@@ -115,43 +125,97 @@ impl Engine {
     /// frame arrives: a port finishing a transmission with more to send, a pause expiring on a
     /// port with frames waiting, a PFC refresh, an FDB sweep, a watchdog check. `None` when idle.
     /// An instant at or before the latest `now` means "at once".
-    pub fn poll_timeout(&self) -> Option<Instant> {
+    ///
+    /// Each port's share is kept between calls and recomputed only for the ports that changed
+    /// since (or whose received pause ended), so a call costs O(changed ports), not O(ports).
+    pub fn poll_timeout(&mut self) -> Option<Instant> {
+        self.refresh_deadlines();
+        let fdb = self.fdb.poll_timeout().map_or(u64::MAX, Instant::as_ps);
+        let next = fdb.min(self.next_any);
+        let next = (next != u64::MAX).then(|| Instant::from_ps(next));
+        #[cfg(debug_assertions)]
+        {
+            let full = self.poll_timeout_full();
+            let now = self.now;
+            assert!(
+                next == full || (next.is_some_and(|t| t <= now) && full.is_some_and(|t| t <= now)),
+                "cached poll_timeout {next:?} differs from the full computation {full:?} at {now}"
+            );
+        }
+        next
+    }
+
+    /// Recomputes the deadlines of the ports that changed, and of those whose received pause
+    /// ended since (their answers depend on it), and the minima over all ports.
+    pub(super) fn refresh_deadlines(&mut self) {
+        let now = self.now.as_ps();
+        let mut stale = self.dirty;
+        if now >= self.valid_min {
+            for (i, d) in self.deadlines.iter().enumerate() {
+                if d.valid_until <= now {
+                    stale |= 1 << i;
+                }
+            }
+        }
+        if stale == 0 {
+            return;
+        }
+        self.dirty = 0;
+        while stale != 0 {
+            let i = stale.trailing_zeros() as usize;
+            stale &= stale - 1;
+            if i >= self.ports.len() {
+                break;
+            }
+            self.deadlines[i] = self.port_deadlines(i);
+        }
+        let (mut any, mut timer, mut valid) = (u64::MAX, u64::MAX, u64::MAX);
+        for d in &self.deadlines {
+            any = any.min(d.tx.min(d.timer));
+            timer = timer.min(d.timer);
+            valid = valid.min(d.valid_until);
+        }
+        (self.next_any, self.next_timer, self.valid_min) = (any, timer, valid);
+    }
+
+    /// Port `i`'s share of [`Engine::poll_timeout`] at the latest `now`.
+    fn port_deadlines(&self, i: usize) -> PortDeadlines {
         let now = self.now;
-        let mut next = self.fdb.poll_timeout();
-        let mut consider = |t: Instant| next = Some(next.map_or(t, |n: Instant| n.min(t)));
-        let burst = self.tx_burst_ps;
-        for (i, port) in self.ports.iter().enumerate() {
-            if let Some(t) = port.tx_pause.refresh_at {
-                consider(t);
-            }
-            if let Some(h) = &port.hello {
-                consider(h.poll_timeout());
-            }
-            let free_at = Instant::from_ps(port.busy_until.as_ps().saturating_sub(burst)).max(now);
-            let waiting = port.queues.non_empty();
-            if self.ready & self.ports_link & (1 << i) != 0
-                && (port.tx_pause.pending() || !port.cpu_queue.is_empty())
-            {
-                consider(free_at);
-            }
-            if self.ready & self.ports_up & (1 << i) != 0 {
-                let eligible =
-                    waiting & !(port.rx_pause.paused_tcs(now) & !self.watchdog_override(i));
-                if eligible != 0 {
-                    consider(free_at);
-                } else {
-                    for tc in 0..8 {
-                        if waiting & (1 << tc) != 0 {
-                            if let Some(t) = port.rx_pause.tc_resumes_at(tc, now) {
-                                consider(t.max(free_at));
-                            }
+        let port = &self.ports[i];
+        let mut tx = u64::MAX;
+        let mut timer = u64::MAX;
+        if let Some(t) = port.tx_pause.refresh_at {
+            timer = timer.min(t.as_ps());
+        }
+        if let Some(h) = &port.hello {
+            timer = timer.min(h.poll_timeout().as_ps());
+        }
+        let free_at = port
+            .busy_until
+            .as_ps()
+            .saturating_sub(self.tx_burst_ps)
+            .max(now.as_ps());
+        let waiting = port.queues.non_empty();
+        if self.ready & self.ports_link & (1 << i) != 0
+            && (port.tx_pause.pending() || !port.cpu_queue.is_empty())
+        {
+            tx = tx.min(free_at);
+        }
+        if self.ready & self.ports_up & (1 << i) != 0 {
+            let eligible = waiting & !(port.rx_pause.paused_tcs(now) & !self.watchdog_override(i));
+            if eligible != 0 {
+                tx = tx.min(free_at);
+            } else {
+                for tc in 0..8 {
+                    if waiting & (1 << tc) != 0 {
+                        if let Some(t) = port.rx_pause.tc_resumes_at(tc, now) {
+                            tx = tx.min(t.as_ps().max(free_at));
                         }
                     }
                 }
             }
-            let Some(wd) = self.config.watchdog else {
-                continue;
-            };
+        }
+        if let Some(wd) = self.config.watchdog {
             // Only a lossless queue holding frames can be detected, only a stormed one restored.
             let mut lossless = port.lossless_tcs & (waiting | port.stormed);
             while lossless != 0 {
@@ -161,7 +225,7 @@ impl Engine {
                     None => {
                         if port.queues.depth_frames(tc) > 0 {
                             if let Some(start) = port.rx_pause.tc_pause_start(tc, now) {
-                                consider(start + wd.detection);
+                                timer = timer.min((start + wd.detection).as_ps());
                             }
                         }
                     }
@@ -171,11 +235,52 @@ impl Engine {
                             .rx_pause
                             .tc_resumes_at(tc, now)
                             .unwrap_or(Instant::ZERO);
-                        consider((last + wd.restoration).max(resume));
+                        timer = timer.min((last + wd.restoration).max(resume).as_ps());
                     }
                 }
             }
         }
-        next
+        PortDeadlines {
+            tx,
+            timer,
+            valid_until: port
+                .rx_pause
+                .next_change(now)
+                .map_or(u64::MAX, Instant::as_ps),
+        }
+    }
+
+    /// [`Engine::poll_timeout`] computed from scratch over every port (checks the cache).
+    #[cfg(debug_assertions)]
+    fn poll_timeout_full(&self) -> Option<Instant> {
+        let mut next = self.fdb.poll_timeout().map_or(u64::MAX, Instant::as_ps);
+        for i in 0..self.ports.len() {
+            let d = self.port_deadlines(i);
+            next = next.min(d.tx.min(d.timer));
+        }
+        (next != u64::MAX).then(|| Instant::from_ps(next))
+    }
+}
+
+/// One port's share of [`Engine::poll_timeout`], picoseconds (`u64::MAX`: none), as computed
+/// at some `now`: `tx` when it may transmit, `timer` when [`Engine::handle_timeout`] has work on
+/// it (PFC refresh, hello, watchdog). Until `valid_until` (the end of a pause received on it)
+/// and while the port does not change, a later computation gives the same values, or values
+/// that are both "at once" — so they are kept, not recomputed.
+#[derive(Clone, Copy, Debug)]
+pub(super) struct PortDeadlines {
+    pub tx: u64,
+    pub timer: u64,
+    pub valid_until: u64,
+}
+
+impl Default for PortDeadlines {
+    /// Due at once and out of date: the first `poll_timeout` computes it.
+    fn default() -> Self {
+        PortDeadlines {
+            tx: 0,
+            timer: 0,
+            valid_until: 0,
+        }
     }
 }

@@ -5,7 +5,7 @@
 //! sequence number (u64, big endian, from 0), then zero padding to the flow's frame size. The
 //! receiver needs nothing else to count loss, reordering and gaps.
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use dataplane::wire::{L2Header, MacAddr, VlanTag};
 use dataplane::Instant;
 use serde::Serialize;
@@ -69,6 +69,14 @@ impl FlowSpec {
 
 /// Builds frame `seq` of a flow from `src`.
 pub fn build_frame(spec: &FlowSpec, src: MacAddr, seq: u64) -> Bytes {
+    build_frame_in(BytesMut::new(), spec, src, seq)
+}
+
+/// Builds frame `seq` of a flow from `src` in `buf` (a buffer to reuse; its contents do not
+/// matter). A new buffer is exactly the frame's size (one allocation); `dataplane`'s egress
+/// rewrites a frame it holds alone in its own buffer, so a reused buffer that once carried a
+/// stack header has the room to be encapsulated again with no copy.
+pub fn build_frame_in(mut buf: BytesMut, spec: &FlowSpec, src: MacAddr, seq: u64) -> Bytes {
     let hdr = L2Header {
         dst: spec.dst,
         src,
@@ -76,13 +84,16 @@ pub fn build_frame(spec: &FlowSpec, src: MacAddr, seq: u64) -> Bytes {
         ethertype: FLOW_ETHERTYPE,
         payload_offset: 0,
     };
-    let mut buf = vec![0u8; spec.frame_len.max(64)];
+    let len = spec.frame_len.max(64);
+    buf.clear();
+    buf.reserve(len);
+    buf.resize(len, 0);
     // The buffer holds at least 64 bytes and the tag was validated with the flow.
     let off = hdr.emit(&mut buf).unwrap_or(0);
     buf[off..off + 4].copy_from_slice(&FLOW_MAGIC);
     buf[off + 4..off + 8].copy_from_slice(&spec.id.to_be_bytes());
     buf[off + 8..off + 16].copy_from_slice(&seq.to_be_bytes());
-    Bytes::from(buf)
+    buf.freeze()
 }
 
 /// `(flow id, sequence number)` of a flow frame, or `None` for any other frame.

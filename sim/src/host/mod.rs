@@ -16,7 +16,7 @@ pub mod rc;
 
 use std::collections::{BTreeMap, VecDeque};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use dataplane::config::NUM_PRIORITIES;
 use dataplane::headroom::{ieee_response_quanta, WIRE_OVERHEAD_BYTES};
 use dataplane::pfc::{quanta_ps, PauseReceiver};
@@ -157,7 +157,12 @@ pub struct Host {
     /// The next go-back-N sender to serve (round robin).
     rc_next: usize,
     storm: Option<Storm>,
+    /// Buffers of frames received, reused for frames sent (at most [`POOL_LIMIT`]).
+    pool: Vec<BytesMut>,
 }
+
+/// Most received frame buffers a host keeps for reuse.
+const POOL_LIMIT: usize = 64;
 
 /// A broken NIC's PFC storm: XOFF frames at a fixed interval.
 #[derive(Clone, Copy, Debug)]
@@ -191,6 +196,7 @@ impl Host {
             rc_rx: BTreeMap::new(),
             rc_next: 0,
             storm: None,
+            pool: Vec::new(),
         })
     }
 
@@ -306,6 +312,12 @@ impl Host {
             self.handle_rc(now, rcf, hdr.src, hdr.vlan, frame.len());
         } else if let Some((id, seq)) = flow::parse_frame(&frame) {
             self.rx.entry(id).or_default().record(now, seq, frame.len());
+            // The last holder of the buffer: keep it for a frame to send.
+            if self.pool.len() < POOL_LIMIT {
+                if let Ok(buf) = frame.try_into_mut() {
+                    self.pool.push(buf);
+                }
+            }
         } else {
             self.counters.rx_other += 1;
         }
@@ -415,8 +427,9 @@ impl Host {
             let i = self.next_flow(now, paused)?;
             let ser = self.serialization_ps(self.flows[i].spec.frame_len);
             let src = self.cfg.mac;
+            let buf = self.pool.pop().unwrap_or_default();
             let f = &mut self.flows[i];
-            let frame = flow::build_frame(&f.spec, src, f.next_seq);
+            let frame = flow::build_frame_in(buf, &f.spec, src, f.next_seq);
             f.next_seq += 1;
             f.tx.frames += 1;
             f.tx.bytes += frame.len() as u64;

@@ -97,6 +97,9 @@ pub struct Unit {
     log: VecDeque<UnitRecord>,
     counters: ControlCounters,
     now: Instant,
+    /// The manager was called since its output was last drained: the next pump polls it.
+    /// (A sans-IO manager has nothing to hand out unless it was called.)
+    mgr_called: bool,
 }
 
 impl Unit {
@@ -111,6 +114,7 @@ impl Unit {
             log: VecDeque::new(),
             counters: ControlCounters::default(),
             now: Instant::ZERO,
+            mgr_called: false,
         };
         u.boot_control(Instant::ZERO, false);
         u
@@ -127,6 +131,7 @@ impl Unit {
             log: VecDeque::new(),
             counters: ControlCounters::default(),
             now: Instant::ZERO,
+            mgr_called: false,
         }
     }
 
@@ -222,6 +227,7 @@ impl Unit {
             reconcile_by: now + self.reconcile_cap,
         });
         self.engine.set_control_attached(true);
+        self.mgr_called = true;
     }
 
     /// A frame arrived.
@@ -238,6 +244,7 @@ impl Unit {
             if c.deadline.is_some_and(|t| t <= now) {
                 c.mgr.handle_timeout(now);
                 c.deadline = c.mgr.poll_timeout();
+                self.mgr_called = true;
             }
         }
         self.engine.handle_timeout(now);
@@ -250,7 +257,7 @@ impl Unit {
     }
 
     /// The earlier of the engine's and the manager's next deadline (and the reconcile cap).
-    pub fn poll_timeout(&self) -> Option<Instant> {
+    pub fn poll_timeout(&mut self) -> Option<Instant> {
         let e = self.engine.poll_timeout();
         let m = self.control.as_ref().and_then(|c| {
             let t = c.deadline;
@@ -284,6 +291,11 @@ impl Unit {
                 }
                 continue;
             };
+            // Nothing from the engine and the manager not called since it was drained: it has
+            // nothing either (held writes still wait for the synchronisation check below).
+            if !moved && !self.mgr_called && c.held_writes.is_none() {
+                return;
+            }
             let mut out = Vec::new();
             while let Some(m) = c.mgr.poll_transmit() {
                 out.push(m);
@@ -314,6 +326,7 @@ impl Unit {
             }
             self.program(now, writes);
             if !moved {
+                self.mgr_called = false;
                 return;
             }
         }

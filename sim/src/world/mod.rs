@@ -69,7 +69,7 @@ impl Node {
             Node::Unit(u) => u.poll_transmit(now),
         }
     }
-    fn poll_timeout(&self) -> Option<Instant> {
+    fn poll_timeout(&mut self) -> Option<Instant> {
         match self {
             Node::Switch(e) => e.poll_timeout(),
             Node::Host(h) => h.poll_timeout(),
