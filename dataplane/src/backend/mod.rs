@@ -305,7 +305,7 @@ pub(crate) fn send_loop(
     Ok(done)
 }
 
-enum ErrClass {
+pub(crate) enum ErrClass {
     WouldBlock,
     Retry,
     Refused,
@@ -313,7 +313,7 @@ enum ErrClass {
     Fatal,
 }
 
-fn classify(e: &io::Error) -> ErrClass {
+pub(crate) fn classify(e: &io::Error) -> ErrClass {
     match e.raw_os_error() {
         Some(libc::EAGAIN | libc::ENOBUFS) => ErrClass::WouldBlock,
         Some(libc::EINTR) => ErrClass::Retry,
