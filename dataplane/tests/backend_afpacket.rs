@@ -312,8 +312,13 @@ fn round_the_rings(open_a: Opener, open_b: Opener) {
                 } else {
                     60 + (n as usize % 40)
                 };
-                let mut f =
-                    frame(0xa, &[(0x8100, (n % 8) as u16 * 0x2000 | 7)], n as u8, len).to_vec();
+                let mut f = frame(
+                    0xa,
+                    &[(0x8100, ((n % 8) as u16 * 0x2000) | 7)],
+                    n as u8,
+                    len,
+                )
+                .to_vec();
                 let end = f.len();
                 f[end - 4..].copy_from_slice(&n.to_be_bytes());
                 Bytes::from(f)

@@ -592,7 +592,7 @@ impl PacketRings {
                 std::ptr::read_unaligned(slot.add(RX_ADDR_OFFSET).cast::<libc::sockaddr_ll>());
             let start = usize::from(hdr.tp_mac).min(RING_FRAME_SIZE);
             let len = (hdr.tp_snaplen as usize).min(RING_FRAME_SIZE - start);
-            let vlan = (status & libc::TP_STATUS_VLAN_VALID != 0).then(|| VlanTag {
+            let vlan = (status & libc::TP_STATUS_VLAN_VALID != 0).then_some(VlanTag {
                 tpid: if status & libc::TP_STATUS_VLAN_TPID_VALID != 0 {
                     hdr.tp_vlan_tpid
                 } else {
