@@ -693,4 +693,3 @@ pub(crate) fn send_one(fd: BorrowedFd<'_>, frame: &[u8]) -> io::Result<()> {
     }
     Ok(())
 }
-

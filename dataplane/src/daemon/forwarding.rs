@@ -4,14 +4,14 @@
 //! all the ports' file descriptors and a waker at once with nanosecond timeouts (`ppoll`), so
 //! pause timers, transmit pacing and 10 ms hellos keep their time; tokio's millisecond timer
 //! wheel could not. The gRPC side talks to it with [`Command`]s over a channel and wakes it
-//! through the waker socket.
+//! through an eventfd (one 8-byte write to wake, one read to drain).
 //!
 //! Each turn: run commands, read a batch from every readable port, run timers, transmit what
 //! the engine lets go (batched per port), and pass events and stack control frames to the
 //! attached session.
 
+use std::fs::File;
 use std::os::fd::RawFd;
-use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
@@ -97,7 +97,7 @@ pub enum Command {
 #[derive(Clone, Debug)]
 pub struct Handle {
     commands: mpsc::Sender<Command>,
-    waker: Arc<UnixStream>,
+    waker: Arc<File>,
     stop: Arc<AtomicBool>,
 }
 
@@ -119,8 +119,9 @@ impl Handle {
 
     fn wake(&self) {
         use std::io::Write;
-        // A full socket buffer means a wake-up is already pending: nothing to do.
-        let _ = (&*self.waker).write(&[1]);
+        // Adds 1 to the eventfd's counter. It only fails (EAGAIN) when the counter is about to
+        // overflow, i.e. a wake-up is pending anyway.
+        let _ = (&*self.waker).write(&1u64.to_ne_bytes());
     }
 }
 
@@ -136,7 +137,7 @@ pub struct Forwarder {
     programmer: Programmer,
     ports: Vec<Box<dyn PortBackend>>,
     commands: mpsc::Receiver<Command>,
-    waker: UnixStream,
+    waker: Arc<File>,
     stop: Arc<AtomicBool>,
     epoch: std::time::Instant,
     session: Option<Session>,
@@ -155,9 +156,7 @@ impl Forwarder {
         ports: Vec<Box<dyn PortBackend>>,
     ) -> std::io::Result<(Forwarder, Handle)> {
         let (tx, rx) = mpsc::channel();
-        let (wake_rx, wake_tx) = UnixStream::pair()?;
-        wake_rx.set_nonblocking(true)?;
-        wake_tx.set_nonblocking(true)?;
+        let waker = Arc::new(File::from(backend::eventfd()?));
         let stop = Arc::new(AtomicBool::new(false));
         let n = ports.len();
         let forwarder = Forwarder {
@@ -165,7 +164,7 @@ impl Forwarder {
             programmer: Programmer::new(),
             ports,
             commands: rx,
-            waker: wake_rx,
+            waker: waker.clone(),
             stop: stop.clone(),
             epoch: std::time::Instant::now(),
             session: None,
@@ -176,7 +175,7 @@ impl Forwarder {
         };
         let handle = Handle {
             commands: tx,
-            waker: Arc::new(wake_tx),
+            waker,
             stop,
         };
         Ok((forwarder, handle))
@@ -258,8 +257,9 @@ impl Forwarder {
 
     fn drain_waker(&mut self) {
         use std::io::Read;
-        let mut buf = [0u8; 256];
-        while matches!((&self.waker).read(&mut buf), Ok(n) if n > 0) {}
+        // One read takes the whole counter (and resets it to 0).
+        let mut buf = [0u8; 8];
+        let _ = (&*self.waker).read(&mut buf);
     }
 
     fn transmit(&mut self, now: Instant) {
