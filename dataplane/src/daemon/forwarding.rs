@@ -32,6 +32,11 @@ use crate::time::Instant;
 const RX_BATCH: usize = 64;
 /// Longest the thread sleeps with nothing to do.
 const MAX_SLEEP: Duration = Duration::from_millis(100);
+/// After a turn that received frames, the thread keeps polling its ports without sleeping for
+/// this long. Under traffic it then does not sleep between frames, so the kernel's delivery of
+/// each frame (in the softirq of whoever sent it) finds no sleeper to wake; with no traffic it
+/// sleeps as before.
+const BUSY_POLL: Duration = Duration::from_micros(50);
 /// Reconcile timer when the control plane does not set one.
 const DEFAULT_RECONCILE: Duration = Duration::from_secs(10);
 
@@ -199,6 +204,8 @@ impl Forwarder {
             all_fds.push(self.waker.as_raw_fd());
         }
         let mut readable = vec![false; all_fds.len()];
+        // When the last turn that received frames was.
+        let mut last_rx: Option<std::time::Instant> = None;
         tracing::info!(
             unit = self.engine.unit(),
             ports = self.ports.len(),
@@ -224,6 +231,11 @@ impl Forwarder {
                 Some(t) => Some((t - now).min(MAX_SLEEP)),
                 None => Some(MAX_SLEEP),
             };
+            let sleep = if last_rx.is_some_and(|t| t.elapsed() < BUSY_POLL) {
+                Some(Duration::ZERO)
+            } else {
+                sleep
+            };
             if let Err(e) = backend::poll_readable(&all_fds, sleep, &mut readable) {
                 tracing::error!(error = %e, "poll failed");
                 std::thread::sleep(Duration::from_millis(1));
@@ -238,7 +250,10 @@ impl Forwarder {
                 }
                 rx.clear();
                 match self.ports[i].recv_batch(&mut rx, RX_BATCH) {
-                    Ok(_) => {
+                    Ok(n) => {
+                        if n > 0 {
+                            last_rx = Some(std::time::Instant::now());
+                        }
                         let now = self.now();
                         for frame in rx.drain(..) {
                             self.engine
