@@ -23,7 +23,8 @@
 #              RPS=1 steers A's receive processing to CPU 1 (rps_cpus), in both runs: the bridge
 #              then forwards on CPU 1 instead of in the generator's softirq on CPU 0;
 #              COPYING=1 adds a third measurement to each run (veth): dataplaned with its
-#              memory-mapped rings off (DATAPLANED_AFPACKET_RINGS=0, the recvmmsg/sendmmsg path);
+#              memory-mapped rings off (DATAPLANED_AFPACKET_RINGS=0, the recvmmsg/sendmmsg path),
+#              run from COPYING_DPD=PATH if set (e.g. an older build, for a before/after);
 #              NO_BUILD=1 uses the binaries in target/release as they are.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -182,9 +183,9 @@ measure() {
 }
 
 run_dataplaned() {
-    local label="${1:-dataplaned}" rings="${2:-1}"
+    local label="${1:-dataplaned}" rings="${2:-1}" bin="${3:-$dpd}"
     local sock="$tmp/grpc.sock"
-    local cmd=("$dpd" --unit 1 --grpc-socket "$sock"
+    local cmd=("$bin" --unit 1 --grpc-socket "$sock"
         --port "0/1,10G,afpacket,$va" --port "0/2,10G,afpacket,$vb")
     if [ "$pin" = 1 ]; then cmd=(taskset -c 1 "${cmd[@]}"); fi
     DATAPLANED_AFPACKET_RINGS="$rings" RUST_LOG=warn "${cmd[@]}" >/dev/null 2>"$tmp/dataplaned.log" &
@@ -214,7 +215,7 @@ for r in $(seq "$runs"); do
     echo "--- run $r"
     run_dataplaned
     run_bridge
-    if [ "${COPYING:-0}" = 1 ]; then run_dataplaned copying 0; fi
+    if [ "${COPYING:-0}" = 1 ]; then run_dataplaned copying 0 "${COPYING_DPD:-$dpd}"; fi
 done
 awk '{ sum[$1] += $2; n[$1]++ } END {
     d = sum["dataplaned"] / n["dataplaned"]; b = sum["bridge"] / n["bridge"];
