@@ -211,7 +211,8 @@ impl AfPacketBackend {
             ifindex,
             ignore_outgoing,
             // One byte more than the largest frame, so that an oversized one shows.
-            ring: RecvRing::new(slots, MAX_FRAME_LEN + 1, true),
+            // (With rings, room for the virtio-net header in front of the frame too.)
+            ring: RecvRing::new(slots, MAX_FRAME_LEN + 1 + 16, true),
             stats: SocketStats::default(),
         })
     }
@@ -278,6 +279,7 @@ fn recv_rings(
     max: usize,
 ) -> usize {
     let mut delivered = 0;
+    let vnet = rings.vnet_hdr_len();
     for _ in 0..max {
         let got = rings.rx_next(|rx| {
             if !rx.copied {
@@ -287,12 +289,15 @@ fn recv_rings(
             // frame per such slot, in order). Take it even if we drop it, to stay in step.
             match queue.recv(fd, 1) {
                 Ok(1) => {
+                    // Through the queue the frame comes after the socket's virtio-net header.
                     let (meta, data) = queue.get(0);
+                    let skip = vnet.min(data.len());
                     let meta = RecvMeta {
                         pkttype: rx.meta.pkttype,
+                        len: meta.len - skip,
                         ..meta
                     };
-                    frame_from(meta, data, stats)
+                    frame_from(meta, &data[skip..], stats)
                 }
                 _ => {
                     stats.malformed += 1;
@@ -375,7 +380,7 @@ impl PortBackend for AfPacketBackend {
         }
         // The kernel refuses (and logs) ring frames longer than MTU + header; send those, and
         // frames too long for a slot, on the plain socket, where it says why.
-        let ring_max = PacketRings::TX_MAX.min(*mtu + 14);
+        let ring_max = rings.tx_max().min(*mtu + 14);
         let fd = self.fd.as_fd();
         let mut done = 0;
         let mut marked = false;

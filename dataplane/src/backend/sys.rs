@@ -444,6 +444,8 @@ const RING_BLOCK_SIZE: usize = 64 << 10;
 /// Where a transmit slot's frame starts: `TPACKET2_HDRLEN - sizeof(sockaddr_ll)`, the
 /// kernel's rule when `PACKET_TX_HAS_OFF` is not set.
 const TX_DATA_OFFSET: usize = libc::TPACKET2_HDRLEN - size_of::<libc::sockaddr_ll>();
+/// `sizeof(struct virtio_net_hdr)`.
+const VNET_HDR_LEN: usize = 10;
 /// Where the `sockaddr_ll` of a receive slot starts: `TPACKET_ALIGN(sizeof(tpacket2_hdr))`.
 const RX_ADDR_OFFSET: usize = libc::TPACKET2_HDRLEN - size_of::<libc::sockaddr_ll>();
 
@@ -468,6 +470,8 @@ pub(crate) struct RingRx<'a> {
 pub(crate) struct PacketRings {
     map: std::ptr::NonNull<u8>,
     map_len: usize,
+    /// Bytes of `virtio_net_hdr` in front of every frame sent (0 without `PACKET_VNET_HDR`).
+    vnet: usize,
     rx_frames: usize,
     tx_frames: usize,
     rx_head: usize,
@@ -505,6 +509,15 @@ impl PacketRings {
         )?;
         setsockopt_int(fd, libc::SOL_PACKET, libc::PACKET_LOSS, 1)?;
         setsockopt_int(fd, libc::SOL_PACKET, libc::PACKET_COPY_THRESH, 1)?;
+        // A virtio-net header in front of each frame sent lets us ask for the whole frame in
+        // the skb's linear part (`hdr_len`). Without it the kernel copies only the Ethernet
+        // header and attaches the rest as zero-copy fragments of the ring, which a veth crossing
+        // into another namespace then copies again into a freshly allocated page, per frame.
+        // Best effort: without it frames go out as fragments.
+        let vnet = match setsockopt_int(fd, libc::SOL_PACKET, libc::PACKET_VNET_HDR, 1) {
+            Ok(()) => VNET_HDR_LEN,
+            Err(_) => 0,
+        };
         let req = |frames: usize| libc::tpacket_req {
             tp_block_size: RING_BLOCK_SIZE as libc::c_uint,
             tp_block_nr: (frames * RING_FRAME_SIZE / RING_BLOCK_SIZE) as libc::c_uint,
@@ -545,6 +558,7 @@ impl PacketRings {
         Ok(PacketRings {
             map,
             map_len,
+            vnet,
             rx_frames: RX_RING_FRAMES,
             tx_frames: TX_RING_FRAMES,
             rx_head: 0,
@@ -621,17 +635,30 @@ impl PacketRings {
     }
 
     /// The longest frame a transmit slot holds.
-    pub(crate) const TX_MAX: usize = RING_FRAME_SIZE - TX_DATA_OFFSET;
+    pub(crate) fn tx_max(&self) -> usize {
+        RING_FRAME_SIZE - TX_DATA_OFFSET - self.vnet
+    }
+
+    /// Bytes of virtio-net header in front of each frame the socket hands over, in the ring and
+    /// through the socket queue alike (0 or 10).
+    pub(crate) fn vnet_hdr_len(&self) -> usize {
+        self.vnet
+    }
 
     /// Copies `frame` into the next free transmit slot and marks it for sending (it leaves at
     /// the next [`PacketRings::tx_kick`]). Returns false, leaving the ring as it was, when the
     /// ring is full (every slot is waiting to be sent or still in flight) or the frame is
-    /// longer than [`PacketRings::TX_MAX`].
+    /// longer than [`PacketRings::tx_max`].
     pub(crate) fn tx_push(&mut self, frame: &[u8]) -> bool {
         use std::sync::atomic::Ordering;
-        if frame.len() > Self::TX_MAX {
+        if frame.len() > self.tx_max() {
             return false;
         }
+        // virtio_net_hdr (little-endian, the legacy layout on x86/ARM): no checksum offload,
+        // no GSO, and hdr_len = the whole frame, so the kernel copies all of it into the
+        // skb's linear part.
+        let mut vnet = [0u8; VNET_HDR_LEN];
+        vnet[2..4].copy_from_slice(&(frame.len() as u16).to_le_bytes());
         let slot = self.slot(false, self.tx_head);
         let status = self.status(slot).load(Ordering::Acquire);
         if status & (libc::TP_STATUS_SEND_REQUEST | libc::TP_STATUS_SENDING) != 0 {
@@ -639,12 +666,15 @@ impl PacketRings {
         }
         // SAFETY: the slot is AVAILABLE (or WRONG_FORMAT, which the kernel also leaves to us):
         // the kernel neither reads nor writes it until we set TP_STATUS_SEND_REQUEST below.
-        // The frame fits after the header (checked above), and `frame` is a distinct Rust
-        // slice, so the copy does not overlap. `tp_len` is an aligned u32 of the header.
+        // The virtio-net header (if any) and the frame fit after the slot header (checked
+        // above: vnet + len <= RING_FRAME_SIZE - TX_DATA_OFFSET), and the sources are distinct
+        // Rust values, so the copies do not overlap. `tp_len` is an aligned u32 of the header.
         unsafe {
-            std::ptr::copy_nonoverlapping(frame.as_ptr(), slot.add(TX_DATA_OFFSET), frame.len());
+            let data = slot.add(TX_DATA_OFFSET);
+            std::ptr::copy_nonoverlapping(vnet.as_ptr(), data, self.vnet);
+            std::ptr::copy_nonoverlapping(frame.as_ptr(), data.add(self.vnet), frame.len());
             let hdr = slot.cast::<libc::tpacket2_hdr>();
-            std::ptr::addr_of_mut!((*hdr).tp_len).write(frame.len() as u32);
+            std::ptr::addr_of_mut!((*hdr).tp_len).write((self.vnet + frame.len()) as u32);
         }
         // Release: the frame and its length are written before the kernel sees the request.
         self.status(slot)
