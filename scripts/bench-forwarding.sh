@@ -21,7 +21,11 @@
 # Environment: PIN=1 pins the generator to CPU 0 and dataplaned to CPU 1 (default: unpinned);
 #              LEN=60 frame length without FCS (60 = a 64-byte frame on the wire);
 #              RPS=1 steers A's receive processing to CPU 1 (rps_cpus), in both runs: the bridge
-#              then forwards on CPU 1 instead of in the generator's softirq on CPU 0.
+#              then forwards on CPU 1 instead of in the generator's softirq on CPU 0;
+#              COPYING=1 adds a third measurement to each run (veth): dataplaned with its
+#              memory-mapped rings off (DATAPLANED_AFPACKET_RINGS=0, the recvmmsg/sendmmsg path),
+#              run from COPYING_DPD=PATH if set (e.g. an older build, for a before/after);
+#              NO_BUILD=1 uses the binaries in target/release as they are.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=veth
@@ -31,7 +35,7 @@ runs="${2:-2}"
 len="${LEN:-60}"
 pin="${PIN:-0}"
 if [ "$mode" = udp ]; then
-    cargo build --release -q -p dataplane --bin dataplaned --example frame_blaster
+    [ "${NO_BUILD:-0}" = 1 ] || cargo build --release -q -p dataplane --bin dataplaned --example frame_blaster
     dpd="$PWD/target/release/dataplaned"
     blaster="$PWD/target/release/examples/frame_blaster"
     tmp=$(mktemp -d /tmp/bench-udp.XXXXXX)
@@ -82,7 +86,7 @@ if [ "$mode" = udp ]; then
 fi
 [ "$(id -u)" = 0 ] || { echo "bench-forwarding: needs root" >&2; exit 1; }
 
-cargo build --release -q -p dataplane --bin dataplaned --example frame_blaster --example grpc_bench
+[ "${NO_BUILD:-0}" = 1 ] || cargo build --release -q -p dataplane --bin dataplaned --example frame_blaster --example grpc_bench
 dpd="$PWD/target/release/dataplaned"
 blaster="$PWD/target/release/examples/frame_blaster"
 
@@ -179,15 +183,16 @@ measure() {
 }
 
 run_dataplaned() {
+    local label="${1:-dataplaned}" rings="${2:-1}" bin="${3:-$dpd}"
     local sock="$tmp/grpc.sock"
-    local cmd=("$dpd" --unit 1 --grpc-socket "$sock"
+    local cmd=("$bin" --unit 1 --grpc-socket "$sock"
         --port "0/1,10G,afpacket,$va" --port "0/2,10G,afpacket,$vb")
     if [ "$pin" = 1 ]; then cmd=(taskset -c 1 "${cmd[@]}"); fi
-    RUST_LOG=warn "${cmd[@]}" >/dev/null 2>"$tmp/dataplaned.log" &
+    DATAPLANED_AFPACKET_RINGS="$rings" RUST_LOG=warn "${cmd[@]}" >/dev/null 2>"$tmp/dataplaned.log" &
     dpd_pid=$!
     for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.05; done
     [ -S "$sock" ] || { echo "dataplaned did not start:" >&2; cat "$tmp/dataplaned.log" >&2; exit 1; }
-    measure dataplaned
+    measure "$label"
     # The daemon's own view: frames it read off A (the rest of "at A" overflowed its socket).
     "$PWD/target/release/examples/grpc_bench" --socket "$sock" --counters | sed 's/^/           dataplaned /'
     kill "$dpd_pid"; wait "$dpd_pid" 2>/dev/null || true; dpd_pid=""
@@ -210,8 +215,13 @@ for r in $(seq "$runs"); do
     echo "--- run $r"
     run_dataplaned
     run_bridge
+    if [ "${COPYING:-0}" = 1 ]; then run_dataplaned copying 0 "${COPYING_DPD:-$dpd}"; fi
 done
 awk '{ sum[$1] += $2; n[$1]++ } END {
     d = sum["dataplaned"] / n["dataplaned"]; b = sum["bridge"] / n["bridge"];
     printf "mean forwarded: dataplaned %.0f pps, bridge %.0f pps, ratio dataplaned/bridge %.2fx\n", d, b, d / b
+    if (n["copying"] > 0) {
+        c = sum["copying"] / n["copying"];
+        printf "mean forwarded without rings (copying): %.0f pps, ratio copying/bridge %.2fx\n", c, c / b
+    }
 }' "$tmp/rates"

@@ -3,7 +3,10 @@
 //! Both veth ends stay in the root namespace under a unique name; one backend opens each end.
 //! Checks: frames cross both ways in order (untagged, 802.1Q, priority-tagged, 802.1ad QinQ,
 //! minimum and jumbo sizes) byte for byte — so stripped VLAN tags come back — and a port never
-//! receives its own transmissions. Without root the tests print why and pass.
+//! receives its own transmissions; frames over the MTU are refused and counted; thousands of
+//! frames go round the memory-mapped rings in order. Each with the rings and with the copying
+//! fallback (`recvmmsg`/`sendmmsg`), and the two mixed. Without root the tests print why and
+//! pass.
 #![allow(missing_docs)]
 
 use std::process::Command;
@@ -140,14 +143,39 @@ fn test_frames(src: u8) -> Vec<Bytes> {
     ]
 }
 
+type Opener = fn(&str) -> Result<AfPacketBackend, BackendError>;
+
+fn rings(name: &str) -> Result<AfPacketBackend, BackendError> {
+    let port = AfPacketBackend::open(name)?;
+    assert!(port.uses_rings(), "memory-mapped rings did not set up");
+    Ok(port)
+}
+
+const COPYING: Opener = AfPacketBackend::open_copying;
+const RINGS: Opener = rings;
+
 #[test]
 fn veth_frames_cross_with_tags_and_no_echo() {
+    frames_cross_with_tags_and_no_echo(RINGS, RINGS);
+}
+
+#[test]
+fn veth_frames_cross_with_tags_and_no_echo_copying() {
+    frames_cross_with_tags_and_no_echo(COPYING, COPYING);
+}
+
+#[test]
+fn veth_frames_cross_between_rings_and_copying() {
+    frames_cross_with_tags_and_no_echo(RINGS, COPYING);
+}
+
+fn frames_cross_with_tags_and_no_echo(open_a: Opener, open_b: Opener) {
     if !can_run() {
         return;
     }
     let veth = Veth::new();
-    let mut a = AfPacketBackend::open(&veth.a).unwrap();
-    let mut b = AfPacketBackend::open(&veth.b).unwrap();
+    let mut a = open_a(&veth.a).unwrap();
+    let mut b = open_b(&veth.b).unwrap();
     assert_eq!(
         a.describe(),
         format!("afpacket {} (ifindex {})", veth.a, a.ifindex())
@@ -184,6 +212,15 @@ fn veth_frames_cross_with_tags_and_no_echo() {
 
 #[test]
 fn outgoing_frames_of_other_senders_are_not_received() {
+    outgoing_frames_of_others_not_received(RINGS);
+}
+
+#[test]
+fn outgoing_frames_of_other_senders_are_not_received_copying() {
+    outgoing_frames_of_others_not_received(COPYING);
+}
+
+fn outgoing_frames_of_others_not_received(open: Opener) {
     if !can_run() {
         return;
     }
@@ -191,9 +228,9 @@ fn outgoing_frames_of_other_senders_are_not_received() {
     // is anything else leaving its interface (the host stack, another socket): that is
     // PACKET_OUTGOING, filtered by PACKET_IGNORE_OUTGOING or by sll_pkttype.
     let veth = Veth::new();
-    let mut a = AfPacketBackend::open(&veth.a).unwrap();
-    let mut other = AfPacketBackend::open(&veth.a).unwrap();
-    let mut b = AfPacketBackend::open(&veth.b).unwrap();
+    let mut a = open(&veth.a).unwrap();
+    let mut other = open(&veth.a).unwrap();
+    let mut b = open(&veth.b).unwrap();
     let x = vec![
         frame(0xc, &[], 0, 60),
         frame(0xc, &[(0x8100, 0x2005)], 1, 60),
@@ -211,6 +248,90 @@ fn outgoing_frames_of_other_senders_are_not_received() {
     if !a.ignores_outgoing_in_kernel() {
         assert!(a.stats().own_tx_filtered >= 2, "{:?}", a.stats());
     }
+}
+
+#[test]
+fn frames_over_the_mtu_are_refused_and_counted() {
+    for open in [RINGS, COPYING] {
+        over_mtu(open);
+    }
+}
+
+fn over_mtu(open: Opener) {
+    if !can_run() {
+        return;
+    }
+    let veth = Veth::new();
+    for end in [&veth.a, &veth.b] {
+        ip(&["link", "set", end, "mtu", "1500"]);
+    }
+    let mut a = open(&veth.a).unwrap();
+    let mut b = open(&veth.b).unwrap();
+    let x = vec![
+        frame(0xa, &[], 0, 60),
+        frame(0xa, &[], 1, 1514), // exactly the MTU
+        frame(0xa, &[], 2, 1515), // one byte over
+        frame(0xa, &[], 3, 9216), // far over
+        frame(0xa, &[], 4, 60),
+    ];
+    assert_eq!(
+        a.send_batch(&x).unwrap(),
+        x.len(),
+        "refused frames count as taken"
+    );
+    let want = vec![x[0].clone(), x[1].clone(), x[4].clone()];
+    let got = recv_until(&mut b, |f| marked_from(f, 0xa).len() >= want.len());
+    assert_eq!(marked_from(&got, 0xa), want);
+    assert_eq!(a.stats().tx_errors, 2, "{:?}", a.stats());
+}
+
+#[test]
+fn thousands_of_frames_go_round_the_rings_in_order() {
+    for (open_a, open_b) in [(RINGS, RINGS), (COPYING, RINGS), (RINGS, COPYING)] {
+        round_the_rings(open_a, open_b);
+    }
+}
+
+fn round_the_rings(open_a: Opener, open_b: Opener) {
+    if !can_run() {
+        return;
+    }
+    let veth = Veth::new();
+    let mut a = open_a(&veth.a).unwrap();
+    let mut b = open_b(&veth.b).unwrap();
+    // Round both rings (8192 and 2048 slots) at least once; a batch at a time so the receive
+    // ring never overflows.
+    // Every 7th frame is a jumbo one (through the socket queue / the send-only socket).
+    let mut got = Vec::new();
+    for batch in 0..160u32 {
+        let x: Vec<Bytes> = (0..64u32)
+            .map(|i| {
+                let n = batch * 64 + i;
+                let len = if n % 7 == 0 {
+                    3000 + (n as usize % 50)
+                } else {
+                    60 + (n as usize % 40)
+                };
+                let mut f = frame(
+                    0xa,
+                    &[(0x8100, ((n % 8) as u16 * 0x2000) | 7)],
+                    n as u8,
+                    len,
+                )
+                .to_vec();
+                let end = f.len();
+                f[end - 4..].copy_from_slice(&n.to_be_bytes());
+                Bytes::from(f)
+            })
+            .collect();
+        assert_eq!(a.send_batch(&x).unwrap(), x.len());
+        let before = got.len();
+        let more = recv_until(&mut b, |f| marked_from(f, 0xa).len() >= x.len());
+        got.extend(marked_from(&more, 0xa));
+        assert_eq!(&got[before..], &x[..], "batch {batch}");
+    }
+    assert_eq!(b.malformed(), 0);
+    assert_eq!(a.stats().tx_errors, 0);
 }
 
 #[test]

@@ -177,6 +177,13 @@ pub fn poll_readable(
     sys::poll_readable(fds, timeout, readable)
 }
 
+/// A non-blocking, close-on-exec eventfd with a count of 0: something to wake a thread that
+/// polls it (writing 8 bytes of a native-endian `u64` adds to the count; reading them takes it
+/// and resets it to 0).
+pub fn eventfd() -> io::Result<std::os::fd::OwnedFd> {
+    sys::eventfd()
+}
+
 /// Whether this process runs as root (effective uid 0), i.e. may open AF_PACKET ports and
 /// create network namespaces. Tests and tools that need it check this and say why they skip.
 pub fn running_as_root() -> bool {
@@ -305,7 +312,7 @@ pub(crate) fn send_loop(
     Ok(done)
 }
 
-enum ErrClass {
+pub(crate) enum ErrClass {
     WouldBlock,
     Retry,
     Refused,
@@ -313,7 +320,7 @@ enum ErrClass {
     Fatal,
 }
 
-fn classify(e: &io::Error) -> ErrClass {
+pub(crate) fn classify(e: &io::Error) -> ErrClass {
     match e.raw_os_error() {
         Some(libc::EAGAIN | libc::ENOBUFS) => ErrClass::WouldBlock,
         Some(libc::EINTR) => ErrClass::Retry,

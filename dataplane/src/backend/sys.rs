@@ -123,10 +123,15 @@ pub(crate) fn packet_socket() -> io::Result<OwnedFd> {
 
 /// Binds an AF_PACKET socket to one interface, receiving every protocol (`ETH_P_ALL`).
 pub(crate) fn bind_packet(fd: BorrowedFd<'_>, ifindex: u32) -> io::Result<()> {
+    bind_packet_proto(fd, ifindex, libc::ETH_P_ALL as u16)
+}
+
+/// Binds an AF_PACKET socket to one interface for `protocol` (0: receive nothing, send only).
+pub(crate) fn bind_packet_proto(fd: BorrowedFd<'_>, ifindex: u32, protocol: u16) -> io::Result<()> {
     // SAFETY: all-zero bytes are a valid `sockaddr_ll` (integers and a byte array).
     let mut sll: libc::sockaddr_ll = unsafe { std::mem::zeroed() };
     sll.sll_family = libc::AF_PACKET as u16;
-    sll.sll_protocol = (libc::ETH_P_ALL as u16).to_be();
+    sll.sll_protocol = protocol.to_be();
     sll.sll_ifindex = ifindex as libc::c_int;
     // SAFETY: `sll` is a live, initialised sockaddr_ll and the length passed is its size.
     cvt(unsafe {
@@ -422,4 +427,299 @@ pub(crate) fn send_batch(fd: BorrowedFd<'_>, frames: &[Bytes]) -> io::Result<usi
         )
     })?;
     Ok(sent as usize)
+}
+
+/// Bytes per slot of the memory-mapped rings (`TPACKET_V2`): the slot header, the
+/// `sockaddr_ll` and the frame. Received frames longer than fit come through the socket queue
+/// instead (`TP_STATUS_COPY`); longer frames to send go through a plain socket.
+pub(crate) const RING_FRAME_SIZE: usize = 2048;
+/// Slots of the receive ring: 16 MiB at [`RING_FRAME_SIZE`]. It buffers what arrives while the
+/// forwarding thread is busy or descheduled (the copying path's 4 MiB socket buffer held about
+/// 5,000 small frames).
+pub(crate) const RX_RING_FRAMES: usize = 8192;
+/// Slots of the transmit ring (4 MiB): frames in flight, sent but not yet freed by the driver.
+pub(crate) const TX_RING_FRAMES: usize = 2048;
+/// Ring block size (a multiple of the page size holding a whole number of slots).
+const RING_BLOCK_SIZE: usize = 64 << 10;
+/// Where a transmit slot's frame starts: `TPACKET2_HDRLEN - sizeof(sockaddr_ll)`, the
+/// kernel's rule when `PACKET_TX_HAS_OFF` is not set.
+const TX_DATA_OFFSET: usize = libc::TPACKET2_HDRLEN - size_of::<libc::sockaddr_ll>();
+/// `sizeof(struct virtio_net_hdr)`.
+const VNET_HDR_LEN: usize = 10;
+/// Where the `sockaddr_ll` of a receive slot starts: `TPACKET_ALIGN(sizeof(tpacket2_hdr))`.
+const RX_ADDR_OFFSET: usize = libc::TPACKET2_HDRLEN - size_of::<libc::sockaddr_ll>();
+
+/// One frame taken from the receive ring.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RingRx<'a> {
+    /// Length, truncation, `sll_pkttype` and stripped VLAN tag, as for [`RecvRing`].
+    pub meta: RecvMeta,
+    /// The frame's bytes in the slot (`meta.len` of them).
+    pub data: &'a [u8],
+    /// The slot only holds the beginning of a frame too long for it; the whole frame is on
+    /// the socket's receive queue (`TP_STATUS_COPY`), to be read with a plain receive.
+    pub copied: bool,
+}
+
+/// An AF_PACKET socket's memory-mapped receive and transmit rings (`PACKET_RX_RING` and
+/// `PACKET_TX_RING`, `TPACKET_V2`: fixed-size slots, each with a status word that says whether
+/// the kernel or user space owns it). One `mmap` covers both, receive ring first.
+///
+/// Receiving reads the slots the kernel has filled, with no system call; transmitting fills
+/// free slots and hands them all to the kernel with one `send` ([`PacketRings::tx_kick`]).
+pub(crate) struct PacketRings {
+    map: std::ptr::NonNull<u8>,
+    map_len: usize,
+    /// Bytes of `virtio_net_hdr` in front of every frame sent (0 without `PACKET_VNET_HDR`).
+    vnet: usize,
+    rx_frames: usize,
+    tx_frames: usize,
+    rx_head: usize,
+    tx_head: usize,
+}
+
+// SAFETY: `PacketRings` owns its mapping outright (nothing else in this process points into it)
+// and every access goes through `&mut self` or reads our own slot's atomic status word; moving
+// it to another thread moves that ownership, which is all `Send` needs.
+unsafe impl Send for PacketRings {}
+
+impl std::fmt::Debug for PacketRings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PacketRings")
+            .field("rx_frames", &self.rx_frames)
+            .field("tx_frames", &self.tx_frames)
+            .field("frame_size", &RING_FRAME_SIZE)
+            .field("rx_head", &self.rx_head)
+            .field("tx_head", &self.tx_head)
+            .finish()
+    }
+}
+
+impl PacketRings {
+    /// Switches `fd` (an unbound AF_PACKET socket) to `TPACKET_V2`, asks for a receive and a
+    /// transmit ring ([`RX_RING_FRAMES`] and [`TX_RING_FRAMES`] slots), and maps them. `PACKET_LOSS` is set so that
+    /// a frame the kernel refuses to send is skipped instead of stopping the transmit ring, and
+    /// `PACKET_COPY_THRESH` so that received frames too long for a slot are queued whole.
+    pub(crate) fn setup(fd: BorrowedFd<'_>) -> io::Result<PacketRings> {
+        setsockopt_int(
+            fd,
+            libc::SOL_PACKET,
+            libc::PACKET_VERSION,
+            libc::tpacket_versions::TPACKET_V2 as libc::c_int,
+        )?;
+        setsockopt_int(fd, libc::SOL_PACKET, libc::PACKET_LOSS, 1)?;
+        setsockopt_int(fd, libc::SOL_PACKET, libc::PACKET_COPY_THRESH, 1)?;
+        // A virtio-net header in front of each frame sent lets us ask for the whole frame in
+        // the skb's linear part (`hdr_len`). Without it the kernel copies only the Ethernet
+        // header and attaches the rest as zero-copy fragments of the ring, which a veth crossing
+        // into another namespace then copies again into a freshly allocated page, per frame.
+        // Best effort: without it frames go out as fragments.
+        let vnet = match setsockopt_int(fd, libc::SOL_PACKET, libc::PACKET_VNET_HDR, 1) {
+            Ok(()) => VNET_HDR_LEN,
+            Err(_) => 0,
+        };
+        let req = |frames: usize| libc::tpacket_req {
+            tp_block_size: RING_BLOCK_SIZE as libc::c_uint,
+            tp_block_nr: (frames * RING_FRAME_SIZE / RING_BLOCK_SIZE) as libc::c_uint,
+            tp_frame_size: RING_FRAME_SIZE as libc::c_uint,
+            tp_frame_nr: frames as libc::c_uint,
+        };
+        setsockopt_raw(
+            fd,
+            libc::SOL_PACKET,
+            libc::PACKET_RX_RING,
+            &req(RX_RING_FRAMES),
+        )?;
+        setsockopt_raw(
+            fd,
+            libc::SOL_PACKET,
+            libc::PACKET_TX_RING,
+            &req(TX_RING_FRAMES),
+        )?;
+        let map_len = (RX_RING_FRAMES + TX_RING_FRAMES) * RING_FRAME_SIZE;
+        // SAFETY: a fresh shared mapping of the socket's rings at an address of the kernel's
+        // choosing (no existing memory is affected); the length is exactly both rings' size,
+        // as packet_mmap requires. The result is checked for MAP_FAILED below.
+        let ptr = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                map_len,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_SHARED | libc::MAP_POPULATE,
+                fd.as_raw_fd(),
+                0,
+            )
+        };
+        if ptr == libc::MAP_FAILED {
+            return Err(io::Error::last_os_error());
+        }
+        let map = std::ptr::NonNull::new(ptr.cast::<u8>())
+            .ok_or_else(|| io::Error::other("mmap returned a null mapping"))?;
+        Ok(PacketRings {
+            map,
+            map_len,
+            vnet,
+            rx_frames: RX_RING_FRAMES,
+            tx_frames: TX_RING_FRAMES,
+            rx_head: 0,
+            tx_head: 0,
+        })
+    }
+
+    /// Slot `i` of the receive ring (`rx = true`) or the transmit ring.
+    fn slot(&self, rx: bool, i: usize) -> *mut u8 {
+        // In bounds: the mapping holds rx_frames + tx_frames slots, receive ring first.
+        let index = if rx {
+            i % self.rx_frames
+        } else {
+            self.rx_frames + i % self.tx_frames
+        };
+        self.map.as_ptr().wrapping_add(index * RING_FRAME_SIZE)
+    }
+
+    /// The status word at the start of a slot, shared with the kernel.
+    fn status(&self, slot: *mut u8) -> &std::sync::atomic::AtomicU32 {
+        // SAFETY: `slot` comes from `self.slot`: the start of a slot of our mapping, 2048-byte
+        // aligned (so 4-byte aligned) and valid for reads and writes as long as `self`, which
+        // the returned reference cannot outlive. The kernel accesses the word with
+        // barrier-ordered loads and stores too, so treating it as atomic is what it expects.
+        unsafe { std::sync::atomic::AtomicU32::from_ptr(slot.cast::<u32>()) }
+    }
+
+    /// Takes the next frame the kernel has handed over, if any, passes it to `f`, and gives
+    /// the slot back. `None` when the ring is empty.
+    pub(crate) fn rx_next<R>(&mut self, f: impl FnOnce(RingRx<'_>) -> R) -> Option<R> {
+        use std::sync::atomic::Ordering;
+        let slot = self.slot(true, self.rx_head);
+        let status = self.status(slot).load(Ordering::Acquire);
+        if status & libc::TP_STATUS_USER == 0 {
+            return None;
+        }
+        // SAFETY: the kernel set TP_STATUS_USER (read with Acquire, pairing with its barrier
+        // before the status store), so it has finished writing this slot and will not touch it
+        // again until we set TP_STATUS_KERNEL below: the header, address and frame bytes are
+        // initialised and nobody writes them while we read. The header is at the slot's start
+        // (aligned); the address follows it; the frame span is clamped to the slot.
+        let (meta, data) = unsafe {
+            let hdr = std::ptr::read(slot.cast::<libc::tpacket2_hdr>());
+            let addr =
+                std::ptr::read_unaligned(slot.add(RX_ADDR_OFFSET).cast::<libc::sockaddr_ll>());
+            let start = usize::from(hdr.tp_mac).min(RING_FRAME_SIZE);
+            let len = (hdr.tp_snaplen as usize).min(RING_FRAME_SIZE - start);
+            let vlan = (status & libc::TP_STATUS_VLAN_VALID != 0).then_some(VlanTag {
+                tpid: if status & libc::TP_STATUS_VLAN_TPID_VALID != 0 {
+                    hdr.tp_vlan_tpid
+                } else {
+                    0x8100
+                },
+                tci: hdr.tp_vlan_tci,
+            });
+            let meta = RecvMeta {
+                len,
+                truncated: (hdr.tp_len as usize) > len,
+                pkttype: Some(addr.sll_pkttype),
+                vlan,
+            };
+            (meta, std::slice::from_raw_parts(slot.add(start), len))
+        };
+        let r = f(RingRx {
+            meta,
+            data,
+            copied: status & libc::TP_STATUS_COPY != 0,
+        });
+        // Release: our reads of the slot happen before the kernel may reuse it.
+        self.status(slot)
+            .store(libc::TP_STATUS_KERNEL, Ordering::Release);
+        self.rx_head = (self.rx_head + 1) % self.rx_frames;
+        Some(r)
+    }
+
+    /// The longest frame a transmit slot holds.
+    pub(crate) fn tx_max(&self) -> usize {
+        RING_FRAME_SIZE - TX_DATA_OFFSET - self.vnet
+    }
+
+    /// Bytes of virtio-net header in front of each frame the socket hands over, in the ring and
+    /// through the socket queue alike (0 or 10).
+    pub(crate) fn vnet_hdr_len(&self) -> usize {
+        self.vnet
+    }
+
+    /// Copies `frame` into the next free transmit slot and marks it for sending (it leaves at
+    /// the next [`PacketRings::tx_kick`]). Returns false, leaving the ring as it was, when the
+    /// ring is full (every slot is waiting to be sent or still in flight) or the frame is
+    /// longer than [`PacketRings::tx_max`].
+    pub(crate) fn tx_push(&mut self, frame: &[u8]) -> bool {
+        use std::sync::atomic::Ordering;
+        if frame.len() > self.tx_max() {
+            return false;
+        }
+        // virtio_net_hdr (little-endian, the legacy layout on x86/ARM): no checksum offload,
+        // no GSO, and hdr_len = the whole frame, so the kernel copies all of it into the
+        // skb's linear part.
+        let mut vnet = [0u8; VNET_HDR_LEN];
+        vnet[2..4].copy_from_slice(&(frame.len() as u16).to_le_bytes());
+        let slot = self.slot(false, self.tx_head);
+        let status = self.status(slot).load(Ordering::Acquire);
+        if status & (libc::TP_STATUS_SEND_REQUEST | libc::TP_STATUS_SENDING) != 0 {
+            return false;
+        }
+        // SAFETY: the slot is AVAILABLE (or WRONG_FORMAT, which the kernel also leaves to us):
+        // the kernel neither reads nor writes it until we set TP_STATUS_SEND_REQUEST below.
+        // The virtio-net header (if any) and the frame fit after the slot header (checked
+        // above: vnet + len <= RING_FRAME_SIZE - TX_DATA_OFFSET), and the sources are distinct
+        // Rust values, so the copies do not overlap. `tp_len` is an aligned u32 of the header.
+        unsafe {
+            let data = slot.add(TX_DATA_OFFSET);
+            std::ptr::copy_nonoverlapping(vnet.as_ptr(), data, self.vnet);
+            std::ptr::copy_nonoverlapping(frame.as_ptr(), data.add(self.vnet), frame.len());
+            let hdr = slot.cast::<libc::tpacket2_hdr>();
+            std::ptr::addr_of_mut!((*hdr).tp_len).write((self.vnet + frame.len()) as u32);
+        }
+        // Release: the frame and its length are written before the kernel sees the request.
+        self.status(slot)
+            .store(libc::TP_STATUS_SEND_REQUEST, Ordering::Release);
+        self.tx_head = (self.tx_head + 1) % self.tx_frames;
+        true
+    }
+
+    /// Asks the kernel to send every slot marked for sending, without waiting for them to
+    /// leave (`send` of nothing with `MSG_DONTWAIT`).
+    pub(crate) fn tx_kick(&self, fd: BorrowedFd<'_>) -> io::Result<()> {
+        // SAFETY: a zero-length send with a null buffer: the kernel reads no user memory for
+        // it (the frames are in the ring, which the kernel owns once marked).
+        let ret = unsafe { libc::send(fd.as_raw_fd(), std::ptr::null(), 0, libc::MSG_DONTWAIT) };
+        if ret < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+}
+
+impl Drop for PacketRings {
+    fn drop(&mut self) {
+        // SAFETY: `map`/`map_len` are exactly the mapping `setup` made, unmapped only here;
+        // no reference into it outlives `self` (`rx_next` hands out slices only for the
+        // duration of its callback).
+        unsafe {
+            libc::munmap(self.map.as_ptr().cast(), self.map_len);
+        }
+    }
+}
+
+/// Sends one frame on a bound AF_PACKET socket (`send` with `MSG_DONTWAIT`).
+pub(crate) fn send_one(fd: BorrowedFd<'_>, frame: &[u8]) -> io::Result<()> {
+    // SAFETY: `frame` is a live slice the kernel only reads for the duration of the call.
+    let ret = unsafe {
+        libc::send(
+            fd.as_raw_fd(),
+            frame.as_ptr().cast(),
+            frame.len(),
+            libc::MSG_DONTWAIT,
+        )
+    };
+    if ret < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }

@@ -4,14 +4,14 @@
 //! all the ports' file descriptors and a waker at once with nanosecond timeouts (`ppoll`), so
 //! pause timers, transmit pacing and 10 ms hellos keep their time; tokio's millisecond timer
 //! wheel could not. The gRPC side talks to it with [`Command`]s over a channel and wakes it
-//! through the waker socket.
+//! through an eventfd (one 8-byte write to wake, one read to drain).
 //!
 //! Each turn: run commands, read a batch from every readable port, run timers, transmit what
 //! the engine lets go (batched per port), and pass events and stack control frames to the
 //! attached session.
 
+use std::fs::File;
 use std::os::fd::RawFd;
-use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::sync::Arc;
@@ -32,6 +32,11 @@ use crate::time::Instant;
 const RX_BATCH: usize = 64;
 /// Longest the thread sleeps with nothing to do.
 const MAX_SLEEP: Duration = Duration::from_millis(100);
+/// After a turn that received frames, the thread keeps polling its ports without sleeping for
+/// this long. Under traffic it then does not sleep between frames, so the kernel's delivery of
+/// each frame (in the softirq of whoever sent it) finds no sleeper to wake; with no traffic it
+/// sleeps as before.
+const BUSY_POLL: Duration = Duration::from_micros(50);
 /// Reconcile timer when the control plane does not set one.
 const DEFAULT_RECONCILE: Duration = Duration::from_secs(10);
 
@@ -97,7 +102,7 @@ pub enum Command {
 #[derive(Clone, Debug)]
 pub struct Handle {
     commands: mpsc::Sender<Command>,
-    waker: Arc<UnixStream>,
+    waker: Arc<File>,
     stop: Arc<AtomicBool>,
 }
 
@@ -119,8 +124,9 @@ impl Handle {
 
     fn wake(&self) {
         use std::io::Write;
-        // A full socket buffer means a wake-up is already pending: nothing to do.
-        let _ = (&*self.waker).write(&[1]);
+        // Adds 1 to the eventfd's counter. It only fails (EAGAIN) when the counter is about to
+        // overflow, i.e. a wake-up is pending anyway.
+        let _ = (&*self.waker).write(&1u64.to_ne_bytes());
     }
 }
 
@@ -136,7 +142,7 @@ pub struct Forwarder {
     programmer: Programmer,
     ports: Vec<Box<dyn PortBackend>>,
     commands: mpsc::Receiver<Command>,
-    waker: UnixStream,
+    waker: Arc<File>,
     stop: Arc<AtomicBool>,
     epoch: std::time::Instant,
     session: Option<Session>,
@@ -155,9 +161,7 @@ impl Forwarder {
         ports: Vec<Box<dyn PortBackend>>,
     ) -> std::io::Result<(Forwarder, Handle)> {
         let (tx, rx) = mpsc::channel();
-        let (wake_rx, wake_tx) = UnixStream::pair()?;
-        wake_rx.set_nonblocking(true)?;
-        wake_tx.set_nonblocking(true)?;
+        let waker = Arc::new(File::from(backend::eventfd()?));
         let stop = Arc::new(AtomicBool::new(false));
         let n = ports.len();
         let forwarder = Forwarder {
@@ -165,7 +169,7 @@ impl Forwarder {
             programmer: Programmer::new(),
             ports,
             commands: rx,
-            waker: wake_rx,
+            waker: waker.clone(),
             stop: stop.clone(),
             epoch: std::time::Instant::now(),
             session: None,
@@ -176,7 +180,7 @@ impl Forwarder {
         };
         let handle = Handle {
             commands: tx,
-            waker: Arc::new(wake_tx),
+            waker,
             stop,
         };
         Ok((forwarder, handle))
@@ -200,6 +204,8 @@ impl Forwarder {
             all_fds.push(self.waker.as_raw_fd());
         }
         let mut readable = vec![false; all_fds.len()];
+        // When the last turn that received frames was.
+        let mut last_rx: Option<std::time::Instant> = None;
         tracing::info!(
             unit = self.engine.unit(),
             ports = self.ports.len(),
@@ -225,6 +231,11 @@ impl Forwarder {
                 Some(t) => Some((t - now).min(MAX_SLEEP)),
                 None => Some(MAX_SLEEP),
             };
+            let sleep = if last_rx.is_some_and(|t| t.elapsed() < BUSY_POLL) {
+                Some(Duration::ZERO)
+            } else {
+                sleep
+            };
             if let Err(e) = backend::poll_readable(&all_fds, sleep, &mut readable) {
                 tracing::error!(error = %e, "poll failed");
                 std::thread::sleep(Duration::from_millis(1));
@@ -239,7 +250,10 @@ impl Forwarder {
                 }
                 rx.clear();
                 match self.ports[i].recv_batch(&mut rx, RX_BATCH) {
-                    Ok(_) => {
+                    Ok(n) => {
+                        if n > 0 {
+                            last_rx = Some(std::time::Instant::now());
+                        }
                         let now = self.now();
                         for frame in rx.drain(..) {
                             self.engine
@@ -258,8 +272,9 @@ impl Forwarder {
 
     fn drain_waker(&mut self) {
         use std::io::Read;
-        let mut buf = [0u8; 256];
-        while matches!((&self.waker).read(&mut buf), Ok(n) if n > 0) {}
+        // One read takes the whole counter (and resets it to 0).
+        let mut buf = [0u8; 8];
+        let _ = (&*self.waker).read(&mut buf);
     }
 
     fn transmit(&mut self, now: Instant) {
