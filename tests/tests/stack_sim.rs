@@ -370,6 +370,15 @@ fn bad_arguments_name_the_argument() {
     let o = stack_sim(&["up", "--topology", "star"]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("--topology"), "{}", text(&o));
+    for (bad, says) in [("1-1", "two different units"), ("1-9", "'9'"), ("12", "e.g. 1-2")] {
+        let o = stack_sim(&["up", "--dual-homed", bad]);
+        assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+        assert!(
+            text(&o).contains("--dual-homed") && text(&o).contains(says),
+            "{}",
+            text(&o)
+        );
+    }
 }
 
 #[test]
@@ -630,4 +639,99 @@ fn netns_ping_across_three_units_while_a_control_plane_is_killed() {
     assert!(!namespaces().contains(&ns1), "{}", namespaces());
     assert!(processes_in(&dir).is_empty());
     assert!(!dir.exists());
+}
+
+/// Ping from `ns` to `addr`: how many of `count` answers came back.
+fn pings(ns: &str, addr: &str, count: u32) -> u32 {
+    let out = Command::new("ip")
+        .args(["netns", "exec", ns, "ping", "-c", &count.to_string()])
+        .args(["-i", "0.05", "-W", "1", addr])
+        .output()
+        .expect("ping");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find(|l| l.contains("packets transmitted"))
+        .and_then(|l| {
+            l.split(", ")
+                .nth(1)?
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
+        .unwrap_or(0)
+}
+
+/// A dual-homed server (one namespace, a NIC on each of two units, an address on each): a
+/// host on a third unit reaches both addresses; when one of the server's units dies, the
+/// other NIC still answers. `down` removes the server's namespace too.
+#[test]
+fn netns_dual_homed_server_keeps_a_path_when_one_of_its_units_dies() {
+    if !running_as_root() {
+        eprintln!("skipped: the netns backend needs root");
+        return;
+    }
+    let has = |c: &str| Command::new(c).arg("-V").output().is_ok();
+    if !has("ip") || !has("ping") {
+        eprintln!("skipped: needs ip (iproute2) and ping");
+        return;
+    }
+    let _turn = one_stack_at_a_time();
+    let dir = test_dir("dualhomed").join("stack");
+    let _cleanup = Cleanup(dir.clone());
+    let d = dir.display().to_string();
+    let bins = bin_dir().display().to_string();
+    let up = stack_sim(&[
+        "up",
+        "--units",
+        "3",
+        "--backend",
+        "netns",
+        "--dual-homed",
+        "1-2",
+        "--dir",
+        &d,
+        "--bin-dir",
+        &bins,
+    ]);
+    assert!(up.status.success(), "{}", text(&up));
+    let state: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("stack.json")).unwrap()).unwrap();
+    let hosts = |u: usize| state["units"][u - 1]["netns"].as_array().unwrap().clone();
+    let (on1, on2) = (hosts(1), hosts(2));
+    assert_eq!((on1.len(), on2.len(), hosts(3).len()), (2, 2, 1));
+    let server = on1[1]["namespace"].as_str().unwrap().to_string();
+    assert_eq!(
+        on2[1]["namespace"], on1[1]["namespace"],
+        "one namespace, two NICs"
+    );
+    let (nic1, nic2) = (
+        on1[1]["addr"].as_str().unwrap().to_string(),
+        on2[1]["addr"].as_str().unwrap().to_string(),
+    );
+    let client = hosts(3)[0]["namespace"].as_str().unwrap().to_string();
+    assert!(namespaces().contains(&server));
+    assert_eq!(pings(&client, &nic1, 5), 5, "server's NIC on unit 1");
+    assert_eq!(pings(&client, &nic2, 5), 5, "server's NIC on unit 2");
+
+    let kill = stack_sim(&["kill", "--unit", "1", "--daemon", "unit", "--dir", &d]);
+    assert!(kill.status.success(), "{}", text(&kill));
+    // The survivors re-route within tens of milliseconds; ping has no event to await, so it
+    // gets a few tries.
+    let mut reached = 0;
+    for _ in 0..20 {
+        reached = pings(&client, &nic2, 3);
+        if reached == 3 {
+            break;
+        }
+    }
+    assert_eq!(reached, 3, "server's NIC on unit 2 after unit 1 died");
+    assert_eq!(pings(&client, &nic1, 2), 0, "its NIC on the dead unit");
+
+    let down = stack_sim(&["down", "--dir", &d]);
+    assert!(down.status.success(), "{}", text(&down));
+    let said = String::from_utf8_lossy(&down.stdout).into_owned();
+    assert_eq!(said.matches(&server).count(), 1, "{said}");
+    assert!(!namespaces().contains(&server), "{}", namespaces());
+    assert!(processes_in(&dir).is_empty());
 }

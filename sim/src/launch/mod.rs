@@ -107,6 +107,12 @@ pub struct LaunchSpec {
     pub seed: u64,
     /// How hosts are attached.
     pub backend: Backend,
+    /// Dual-homed servers: one per pair `(a, b)`, with a NIC on a front port of unit `a` and
+    /// one on unit `b` (after each unit's `front_ports` hosts). On the `netns` backend a
+    /// server is one namespace with two veths (`eth0`, `eth1`), each with its own address
+    /// (SMB Multichannel-style: both links in use, no bond); on `udp` they are two more front
+    /// ports, and the server is whatever binds both hosts' ends.
+    pub dual_homed: Vec<(u8, u8)>,
     /// The daemons will outlive this process ([`Stack::detach`]): they get process groups
     /// of their own, so a Ctrl-C at the launcher's terminal does not stop them. Otherwise a
     /// Ctrl-C stops them with the launcher.
@@ -127,6 +133,7 @@ impl LaunchSpec {
             bin_dir: default_bin_dir(),
             priorities: Vec::new(),
             hello_interval_ms: 10,
+            dual_homed: Vec::new(),
             log_filter: "info".into(),
             stackd_extra: Vec::new(),
             lossless: Vec::new(),
@@ -375,6 +382,20 @@ impl Stack {
                 spec.front_ports
             )));
         }
+        for &(a, b) in &spec.dual_homed {
+            if a == b || !(1..=spec.units).contains(&a) || !(1..=spec.units).contains(&b) {
+                return Err(LaunchError::Spec(format!(
+                    "dual-homed server {a}-{b}: two different units of this stack (1 to {})",
+                    spec.units
+                )));
+            }
+        }
+        if spec.dual_homed.len() > 8 {
+            return Err(LaunchError::Spec(format!(
+                "dual-homed servers: {}: at most 8",
+                spec.dual_homed.len()
+            )));
+        }
         for bin in ["dataplaned", "stackd"] {
             let path = spec.bin_dir.join(bin);
             if !path.exists() {
@@ -433,6 +454,37 @@ impl Stack {
                 dp_args.push("--port".into());
                 if spec.backend == Backend::Netns {
                     let host = NetnsHost::new(&tag, u, f);
+                    dp_args.push(format!(
+                        "0/{f},{},afpacket,{}",
+                        spec.front_speed_bps, host.port_if
+                    ));
+                    netns.push(host);
+                } else {
+                    dp_args.push(format!(
+                        "0/{f},{},udp,{},{}",
+                        spec.front_speed_bps, port.switch, port.host
+                    ));
+                }
+                front.push(port);
+            }
+            // Dual-homed servers' NICs on this unit, on the next front ports.
+            let servers = spec
+                .dual_homed
+                .iter()
+                .enumerate()
+                .filter(|(_, (a, b))| *a == u || *b == u);
+            for (k, (n, &(a, b))) in servers.enumerate() {
+                let f = spec.front_ports + 1 + k as u8;
+                let port = FrontPort {
+                    port: f,
+                    switch: SocketAddr::new(ip(u).into(), 31000 + u16::from(f)),
+                    host: SocketAddr::new(ip(100 + u).into(), 31000 + u16::from(f)),
+                };
+                dp_args.push("--port".into());
+                if spec.backend == Backend::Netns {
+                    // eth0 on the lower unit, whose namespace is made first.
+                    let nic = u8::from(u != a.min(b));
+                    let host = NetnsHost::server(&tag, n as u8 + 1, nic, f);
                     dp_args.push(format!(
                         "0/{f},{},afpacket,{}",
                         spec.front_speed_bps, host.port_if

@@ -24,6 +24,10 @@ pub struct NetnsHost {
     pub addr: Ipv4Addr,
     /// Its prefix length.
     pub prefix: u8,
+    /// For a NIC of a dual-homed server: which (0 = `eth0`, 1 = `eth1`); its namespace holds
+    /// both.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_nic: Option<u8>,
 }
 
 impl NetnsHost {
@@ -38,13 +42,32 @@ impl NetnsHost {
             host_if: "eth0".into(),
             addr: Ipv4Addr::new(10, 0, unit, port),
             prefix: 16,
+            server_nic: None,
+        }
+    }
+
+    /// NIC `nic` (0 or 1) of dual-homed server `server` (1..), cabled to front port `port` of
+    /// its unit: namespace `stack-sim-TAG-srvN`, interface `ethNIC`, address
+    /// `10.0.(100+N).(NIC+1)/16`.
+    pub fn server(tag: &str, server: u8, nic: u8, port: u8) -> NetnsHost {
+        NetnsHost {
+            port,
+            namespace: format!("stack-sim-{tag}-srv{server}"),
+            port_if: format!("ss{tag}s{server}n{nic}"),
+            host_if: format!("eth{nic}"),
+            addr: Ipv4Addr::new(10, 0, 100 + server, nic + 1),
+            prefix: 16,
+            server_nic: Some(nic),
         }
     }
 
     /// Creates the namespace and its veth, addressed and up, IPv6 off (no router
     /// solicitations in the counters).
     pub fn create(&self) -> Result<(), LaunchError> {
-        ip(&["netns", "add", &self.namespace])?;
+        // A dual-homed server's second NIC goes into the namespace its first one made.
+        if self.server_nic != Some(1) {
+            ip(&["netns", "add", &self.namespace])?;
+        }
         ip(&[
             "link",
             "add",
@@ -78,7 +101,47 @@ impl NetnsHost {
             "dev",
             &self.host_if,
         ])?;
-        ip(&["-n", &self.namespace, "link", "set", &self.host_if, "up"])
+        ip(&["-n", &self.namespace, "link", "set", &self.host_if, "up"])?;
+        if let Some(nic) = self.server_nic {
+            self.route_by_source(nic)?;
+        }
+        Ok(())
+    }
+
+    /// A host with two NICs in one subnet, each with its own address: each NIC answers ARP
+    /// only for its own address, and what is sent from an address leaves by its NIC (a
+    /// routing table per NIC, chosen by source address), so both links carry traffic.
+    fn route_by_source(&self, nic: u8) -> Result<(), LaunchError> {
+        let ns = &self.namespace;
+        for (key, value) in [("arp_ignore", "1"), ("arp_announce", "2")] {
+            for dev in ["all", self.host_if.as_str()] {
+                ip(&[
+                    "netns",
+                    "exec",
+                    ns,
+                    "sysctl",
+                    "-qw",
+                    &format!("net.ipv4.conf.{dev}.{key}={value}"),
+                ])?;
+            }
+        }
+        let table = (100 + u32::from(nic)).to_string();
+        let addr = self.addr.to_string();
+        let subnet = format!("10.0.0.0/{}", self.prefix);
+        ip(&[
+            "-n",
+            ns,
+            "route",
+            "add",
+            &subnet,
+            "dev",
+            &self.host_if,
+            "src",
+            &addr,
+            "table",
+            &table,
+        ])?;
+        ip(&["-n", ns, "rule", "add", "from", &addr, "lookup", &table])
     }
 
     /// Deletes the veth and the namespace (whatever of them exists).

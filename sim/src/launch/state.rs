@@ -363,7 +363,10 @@ pub fn down(dir: &Path) -> Result<DownReport, StateError> {
     for h in state.iter().flat_map(|s| &s.units).flat_map(|u| &u.netns) {
         if h.namespace.starts_with("stack-sim-") {
             h.delete();
-            report.namespaces.push(h.namespace.clone());
+            // A dual-homed server's namespace holds two of the hosts' veths: named once.
+            if !report.namespaces.contains(&h.namespace) {
+                report.namespaces.push(h.namespace.clone());
+            }
         }
     }
     std::fs::remove_dir_all(dir).map_err(|source| StateError::Io {

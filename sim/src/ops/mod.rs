@@ -156,6 +156,27 @@ pub struct UpArgs {
     /// stack configuration (DIR/stack.toml) that every stackd programs on its ports.
     #[arg(long, value_delimiter = ',', value_parser = clap::value_parser!(u8).range(0..=7))]
     pub lossless: Vec<u8>,
+    /// A dual-homed server with a NIC on each of two units, e.g. `--dual-homed 1-2`
+    /// (repeatable). On `netns`: namespace `stack-sim-TAG-srvN`, `eth0` and `eth1` with
+    /// addresses 10.0.(100+N).1 and .2, both links in use (no bond).
+    #[arg(long, value_name = "A-B", value_parser = parse_unit_pair)]
+    pub dual_homed: Vec<(u8, u8)>,
+}
+
+/// `A-B`: two different unit numbers, 1..=6.
+fn parse_unit_pair(s: &str) -> Result<(u8, u8), String> {
+    let unit = |x: &str| match x.trim().parse::<u8>() {
+        Ok(u) if (1..=6).contains(&u) => Ok(u),
+        _ => Err(format!("'{x}': expected a unit number 1..=6")),
+    };
+    let (a, b) = s
+        .split_once('-')
+        .ok_or_else(|| format!("'{s}': expected two units, e.g. 1-2"))?;
+    let (a, b) = (unit(a)?, unit(b)?);
+    if a == b {
+        return Err(format!("'{s}': two different units"));
+    }
+    Ok((a, b))
 }
 
 /// `stack-sim status` and `stack-sim down`.
@@ -238,6 +259,7 @@ pub fn up(args: &UpArgs) -> Result<(), OpsError> {
     spec.bin_dir = daemon_dir(args.bin_dir.as_deref());
     spec.log_filter = args.log.clone();
     spec.lossless = args.lossless.clone();
+    spec.dual_homed = args.dual_homed.clone();
     spec.outlive_launcher = true;
     // The stack links' relays run in a cable process of their own (`stack-sim cables`), so
     // `stack-sim link …` can fault them after this command has exited.
