@@ -370,7 +370,11 @@ fn bad_arguments_name_the_argument() {
     let o = stack_sim(&["up", "--topology", "star"]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("--topology"), "{}", text(&o));
-    for (bad, says) in [("1-1", "two different units"), ("1-9", "'9'"), ("12", "e.g. 1-2")] {
+    for (bad, says) in [
+        ("1-1", "two different units"),
+        ("1-9", "'9'"),
+        ("12", "e.g. 1-2"),
+    ] {
         let o = stack_sim(&["up", "--dual-homed", bad]);
         assert_eq!(o.status.code(), Some(2), "{}", text(&o));
         assert!(
@@ -543,18 +547,42 @@ fn namespaces() -> String {
         .unwrap_or_default()
 }
 
+/// Root, `ip` and `ping`: what the netns tests need (they skip, saying so, without).
+fn can_ping_across_namespaces() -> bool {
+    if !running_as_root() {
+        eprintln!("skipped: the netns backend needs root");
+        return false;
+    }
+    let has = |c: &str| Command::new(c).arg("-V").output().is_ok();
+    if !has("ip") || !has("ping") {
+        eprintln!("skipped: needs ip (iproute2) and ping");
+        return false;
+    }
+    true
+}
+
+/// The answers a `ping` run got back, from its summary line.
+fn ping_received(stdout: &[u8]) -> u32 {
+    String::from_utf8_lossy(stdout)
+        .lines()
+        .find(|l| l.contains("packets transmitted"))
+        .and_then(|l| {
+            l.split(", ")
+                .nth(1)?
+                .split_whitespace()
+                .next()?
+                .parse()
+                .ok()
+        })
+        .unwrap_or(0)
+}
+
 /// Root only: hosts as network namespaces; a real `ping` from unit 1's host to unit 3's
 /// crosses unit 2 of a chain while the master's stackd is killed and started again
 /// (`stack-sim kill` / `start`); `down` removes every namespace.
 #[test]
 fn netns_ping_across_three_units_while_a_control_plane_is_killed() {
-    if !running_as_root() {
-        eprintln!("skipped: the netns backend needs root");
-        return;
-    }
-    let has = |c: &str| Command::new(c).arg("-V").output().is_ok();
-    if !has("ip") || !has("ping") {
-        eprintln!("skipped: needs ip (iproute2) and ping");
+    if !can_ping_across_namespaces() {
         return;
     }
     let _turn = one_stack_at_a_time();
@@ -611,18 +639,7 @@ fn netns_ping_across_three_units_while_a_control_plane_is_killed() {
     assert!(start.status.success(), "{}", text(&start));
     let ping = ping.wait_with_output().unwrap();
     let out = String::from_utf8_lossy(&ping.stdout).into_owned();
-    let received: u32 = out
-        .lines()
-        .find(|l| l.contains("packets transmitted"))
-        .and_then(|l| {
-            l.split(", ")
-                .nth(1)?
-                .split_whitespace()
-                .next()?
-                .parse()
-                .ok()
-        })
-        .unwrap_or(0);
+    let received = ping_received(&ping.stdout);
     assert!(
         received >= 36,
         "ping across the stack while unit {master}'s stackd restarted:\n{out}"
@@ -648,18 +665,7 @@ fn pings(ns: &str, addr: &str, count: u32) -> u32 {
         .args(["-i", "0.05", "-W", "1", addr])
         .output()
         .expect("ping");
-    String::from_utf8_lossy(&out.stdout)
-        .lines()
-        .find(|l| l.contains("packets transmitted"))
-        .and_then(|l| {
-            l.split(", ")
-                .nth(1)?
-                .split_whitespace()
-                .next()?
-                .parse()
-                .ok()
-        })
-        .unwrap_or(0)
+    ping_received(&out.stdout)
 }
 
 /// A dual-homed server (one namespace, a NIC on each of two units, an address on each): a
@@ -667,13 +673,7 @@ fn pings(ns: &str, addr: &str, count: u32) -> u32 {
 /// other NIC still answers. `down` removes the server's namespace too.
 #[test]
 fn netns_dual_homed_server_keeps_a_path_when_one_of_its_units_dies() {
-    if !running_as_root() {
-        eprintln!("skipped: the netns backend needs root");
-        return;
-    }
-    let has = |c: &str| Command::new(c).arg("-V").output().is_ok();
-    if !has("ip") || !has("ping") {
-        eprintln!("skipped: needs ip (iproute2) and ping");
+    if !can_ping_across_namespaces() {
         return;
     }
     let _turn = one_stack_at_a_time();

@@ -443,31 +443,12 @@ impl Stack {
                 "--hello-interval-ms".into(),
                 spec.hello_interval_ms.to_string(),
             ];
-            let mut front = Vec::new();
-            let mut netns = Vec::new();
-            for f in 1..=spec.front_ports {
-                let port = FrontPort {
-                    port: f,
-                    switch: SocketAddr::new(ip(u).into(), 31000 + u16::from(f)),
-                    host: SocketAddr::new(ip(100 + u).into(), 31000 + u16::from(f)),
-                };
-                dp_args.push("--port".into());
-                if spec.backend == Backend::Netns {
-                    let host = NetnsHost::new(&tag, u, f);
-                    dp_args.push(format!(
-                        "0/{f},{},afpacket,{}",
-                        spec.front_speed_bps, host.port_if
-                    ));
-                    netns.push(host);
-                } else {
-                    dp_args.push(format!(
-                        "0/{f},{},udp,{},{}",
-                        spec.front_speed_bps, port.switch, port.host
-                    ));
-                }
-                front.push(port);
-            }
-            // Dual-homed servers' NICs on this unit, on the next front ports.
+            // The hosts' front ports, then the dual-homed servers' NICs on this unit; on
+            // `netns`, each with the namespace it leads into.
+            let netns_backend = spec.backend == Backend::Netns;
+            let mut hosts: Vec<(u8, Option<NetnsHost>)> = (1..=spec.front_ports)
+                .map(|f| (f, netns_backend.then(|| NetnsHost::new(&tag, u, f))))
+                .collect();
             let servers = spec
                 .dual_homed
                 .iter()
@@ -475,26 +456,34 @@ impl Stack {
                 .filter(|(_, (a, b))| *a == u || *b == u);
             for (k, (n, &(a, b))) in servers.enumerate() {
                 let f = spec.front_ports + 1 + k as u8;
+                // eth0 on the lower unit, whose namespace is made first.
+                let nic = u8::from(u != a.min(b));
+                hosts.push((
+                    f,
+                    netns_backend.then(|| NetnsHost::server(&tag, n as u8 + 1, nic, f)),
+                ));
+            }
+            let mut front = Vec::new();
+            let mut netns = Vec::new();
+            for (f, host) in hosts {
                 let port = FrontPort {
                     port: f,
                     switch: SocketAddr::new(ip(u).into(), 31000 + u16::from(f)),
                     host: SocketAddr::new(ip(100 + u).into(), 31000 + u16::from(f)),
                 };
                 dp_args.push("--port".into());
-                if spec.backend == Backend::Netns {
-                    // eth0 on the lower unit, whose namespace is made first.
-                    let nic = u8::from(u != a.min(b));
-                    let host = NetnsHost::server(&tag, n as u8 + 1, nic, f);
-                    dp_args.push(format!(
-                        "0/{f},{},afpacket,{}",
-                        spec.front_speed_bps, host.port_if
-                    ));
-                    netns.push(host);
-                } else {
-                    dp_args.push(format!(
+                match host {
+                    Some(host) => {
+                        dp_args.push(format!(
+                            "0/{f},{},afpacket,{}",
+                            spec.front_speed_bps, host.port_if
+                        ));
+                        netns.push(host);
+                    }
+                    None => dp_args.push(format!(
                         "0/{f},{},udp,{},{}",
                         spec.front_speed_bps, port.switch, port.host
-                    ));
+                    )),
                 }
                 front.push(port);
             }
