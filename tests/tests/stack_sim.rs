@@ -577,6 +577,19 @@ fn ping_received(stdout: &[u8]) -> u32 {
         .unwrap_or(0)
 }
 
+/// `stack-sim up` of 3 units on the netns backend in a fresh directory (removed, with what
+/// runs in it, when the returned guard drops), with `extra` arguments.
+fn up_netns(name: &str, extra: &[&str]) -> (PathBuf, Cleanup, Output) {
+    let dir = test_dir(name).join("stack");
+    let cleanup = Cleanup(dir.clone());
+    let (d, bins) = (dir.display().to_string(), bin_dir().display().to_string());
+    let mut args = vec!["up", "--units", "3", "--backend", "netns", "--dir", &d];
+    args.extend(["--bin-dir", &bins]);
+    args.extend(extra);
+    let up = stack_sim(&args);
+    (dir, cleanup, up)
+}
+
 /// Root only: hosts as network namespaces; a real `ping` from unit 1's host to unit 3's
 /// crosses unit 2 of a chain while the master's stackd is killed and started again
 /// (`stack-sim kill` / `start`); `down` removes every namespace.
@@ -586,23 +599,8 @@ fn netns_ping_across_three_units_while_a_control_plane_is_killed() {
         return;
     }
     let _turn = one_stack_at_a_time();
-    let dir = test_dir("netns").join("stack");
-    let _cleanup = Cleanup(dir.clone());
+    let (dir, _cleanup, up) = up_netns("netns", &["--topology", "chain"]);
     let d = dir.display().to_string();
-    let bins = bin_dir().display().to_string();
-    let up = stack_sim(&[
-        "up",
-        "--units",
-        "3",
-        "--topology",
-        "chain",
-        "--backend",
-        "netns",
-        "--dir",
-        &d,
-        "--bin-dir",
-        &bins,
-    ]);
     assert!(up.status.success(), "{}", text(&up));
     let out = String::from_utf8_lossy(&up.stdout).into_owned();
     let master: u32 = out
@@ -677,23 +675,8 @@ fn netns_dual_homed_server_keeps_a_path_when_one_of_its_units_dies() {
         return;
     }
     let _turn = one_stack_at_a_time();
-    let dir = test_dir("dualhomed").join("stack");
-    let _cleanup = Cleanup(dir.clone());
+    let (dir, _cleanup, up) = up_netns("dualhomed", &["--dual-homed", "1-2"]);
     let d = dir.display().to_string();
-    let bins = bin_dir().display().to_string();
-    let up = stack_sim(&[
-        "up",
-        "--units",
-        "3",
-        "--backend",
-        "netns",
-        "--dual-homed",
-        "1-2",
-        "--dir",
-        &d,
-        "--bin-dir",
-        &bins,
-    ]);
     assert!(up.status.success(), "{}", text(&up));
     let state: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("stack.json")).unwrap()).unwrap();

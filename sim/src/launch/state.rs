@@ -95,16 +95,16 @@ impl Stack {
     /// The stack as recorded in `stack.json`.
     pub fn state(&mut self) -> StackState {
         let mut units = Vec::new();
+        let daemon = |d: &mut super::Daemon| DaemonState {
+            name: d.name().to_string(),
+            binary: d.binary().to_path_buf(),
+            pid: d.running().then(|| d.pid()).flatten(),
+            socket: d.socket().to_path_buf(),
+            log: d.log().to_path_buf(),
+            args: d.args().to_vec(),
+            env: d.env().to_vec(),
+        };
         for u in &mut self.units {
-            let daemon = |d: &mut super::Daemon| DaemonState {
-                name: d.name().to_string(),
-                binary: d.binary().to_path_buf(),
-                pid: d.running().then(|| d.pid()).flatten(),
-                socket: d.socket().to_path_buf(),
-                log: d.log().to_path_buf(),
-                args: d.args().to_vec(),
-                env: d.env().to_vec(),
-            };
             units.push(UnitState {
                 unit: u.number,
                 dir: u.dir.clone(),
@@ -114,15 +114,7 @@ impl Stack {
                 netns: u.netns.clone(),
             });
         }
-        let cables = self.cables.as_mut().map(|d| DaemonState {
-            name: d.name().to_string(),
-            binary: d.binary().to_path_buf(),
-            pid: d.running().then(|| d.pid()).flatten(),
-            socket: d.socket().to_path_buf(),
-            log: d.log().to_path_buf(),
-            args: d.args().to_vec(),
-            env: d.env().to_vec(),
-        });
+        let cables = self.cables.as_mut().map(daemon);
         StackState {
             dir: self.dir.clone(),
             topology: self.topology,
