@@ -32,6 +32,34 @@ impl Checker<'_> {
         }
     }
 
+    /// `v` when it lies in `range`, `default` when it is absent, else an error at it that
+    /// names `what` and the range (e.g. `rate_fps: 0: expected 1 to 200000`).
+    pub(super) fn within<T>(
+        &self,
+        v: &Option<Spanned<T>>,
+        what: &str,
+        range: std::ops::RangeInclusive<T>,
+        default: T,
+    ) -> R<T>
+    where
+        // Debug: floats keep their point (`1.0`), integers print as Display does.
+        T: PartialOrd + Copy + std::fmt::Debug,
+    {
+        match v {
+            None => Ok(default),
+            Some(s) if range.contains(s.get_ref()) => Ok(*s.get_ref()),
+            Some(s) => Err(self.err(
+                s.span(),
+                format!(
+                    "{what}: {:?}: expected {:?} to {:?}",
+                    s.get_ref(),
+                    range.start(),
+                    range.end()
+                ),
+            )),
+        }
+    }
+
     pub(super) fn unit(&self, v: &Spanned<u8>, what: &str) -> R<u8> {
         let u = *v.get_ref();
         if !(1..=self.units).contains(&u) {

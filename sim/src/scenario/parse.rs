@@ -174,14 +174,7 @@ pub fn parse(path: &Path, src: &str) -> Result<Scenario, ScenarioError> {
         }
     };
     let small = |v: &Option<Spanned<u8>>, what: &str, max: u8, default: u8| -> R<u8> {
-        match v {
-            None => Ok(default),
-            Some(s) if (1..=max).contains(s.get_ref()) => Ok(*s.get_ref()),
-            Some(s) => Err(c.err(
-                s.span(),
-                format!("{what}: {}: expected 1 to {max}", s.get_ref()),
-            )),
-        }
+        c.within(v, what, 1..=max, default)
     };
     let links = small(&rs.links, "links", 4, 1)?;
     let hosts_per_unit = small(&rs.hosts_per_unit, "hosts_per_unit", 8, 1)?;
@@ -215,16 +208,7 @@ pub fn parse(path: &Path, src: &str) -> Result<Scenario, ScenarioError> {
         lossless: prio_list(&rs.lossless, "lossless", 7)?,
         priorities: prio_list(&rs.priorities, "priorities", 255)?,
         converge_timeout_ms: rs.converge_timeout_ms.unwrap_or(20_000),
-        hello_interval_ms: match &rs.hello_interval_ms {
-            None => 10,
-            Some(h) if (1..=1000).contains(h.get_ref()) => *h.get_ref(),
-            Some(h) => {
-                return Err(c.err(
-                    h.span(),
-                    format!("hello_interval_ms: {}: expected 1 to 1000", h.get_ref()),
-                ))
-            }
-        },
+        hello_interval_ms: c.within(&rs.hello_interval_ms, "hello_interval_ms", 1..=1000, 10)?,
         backend,
     };
     let _ = stack_span;
@@ -316,26 +300,8 @@ pub fn parse(path: &Path, src: &str) -> Result<Scenario, ScenarioError> {
                 ))
             }
         };
-        let rate_fps = match &t.rate_fps {
-            None => 1000,
-            Some(r) if (1..=200_000).contains(r.get_ref()) => *r.get_ref(),
-            Some(r) => {
-                return Err(c.err(
-                    r.span(),
-                    format!("rate_fps: {}: expected 1 to 200000", r.get_ref()),
-                ))
-            }
-        };
-        let frame_size = match &t.frame_size {
-            None => 256,
-            Some(f) if (64..=1518).contains(f.get_ref()) => *f.get_ref(),
-            Some(f) => {
-                return Err(c.err(
-                    f.span(),
-                    format!("frame_size: {}: expected 64 to 1518", f.get_ref()),
-                ))
-            }
-        };
+        let rate_fps = c.within(&t.rate_fps, "rate_fps", 1..=200_000, 1000)?;
+        let frame_size = c.within(&t.frame_size, "frame_size", 64..=1518, 256)?;
         let priority = match &t.priority {
             None => 0,
             Some(p) if *p.get_ref() <= 7 => *p.get_ref(),
@@ -410,16 +376,7 @@ pub fn parse(path: &Path, src: &str) -> Result<Scenario, ScenarioError> {
                     count: s.count.unwrap_or(1),
                 },
                 "degrade-link" => {
-                    let loss = match &s.loss {
-                        None => 0.0,
-                        Some(l) if (0.0..=1.0).contains(l.get_ref()) => *l.get_ref(),
-                        Some(l) => {
-                            return Err(c.err(
-                                l.span(),
-                                format!("loss: {}: expected 0.0 to 1.0", l.get_ref()),
-                            ))
-                        }
-                    };
+                    let loss = c.within(&s.loss, "loss", 0.0..=1.0, 0.0)?;
                     Action::DegradeLink {
                         link: need_link()?,
                         loss,
@@ -501,16 +458,7 @@ pub fn parse(path: &Path, src: &str) -> Result<Scenario, ScenarioError> {
                 }
             }
         };
-        let repeat = match &s.repeat {
-            None => 1,
-            Some(r) if (1..=10_000).contains(r.get_ref()) => *r.get_ref(),
-            Some(r) => {
-                return Err(c.err(
-                    r.span(),
-                    format!("repeat: {}: expected 1 to 10000", r.get_ref()),
-                ))
-            }
-        };
+        let repeat = c.within(&s.repeat, "repeat", 1..=10_000, 1)?;
         let every_ms = match (repeat, s.every_ms) {
             (1, _) => 0,
             (_, Some(ms)) => ms,
