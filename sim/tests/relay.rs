@@ -15,22 +15,9 @@ fn link(host: u8, seed: u64) -> (UdpSocket, UdpSocket, LinkRelay) {
         s.set_read_timeout(Some(Duration::from_millis(300)))
             .unwrap();
     }
-    let relay_a = SocketAddr::new(
-        ip.into(),
-        UdpSocket::bind((ip, 0))
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port(),
-    );
-    let relay_b = SocketAddr::new(
-        ip.into(),
-        UdpSocket::bind((ip, 0))
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port(),
-    );
+    // Addresses for the relay's two sockets: ports the kernel just handed out.
+    let free = || UdpSocket::bind((ip, 0)).unwrap().local_addr().unwrap();
+    let (relay_a, relay_b) = (free(), free());
     let l = StackLink {
         a: LinkEnd {
             unit: 1,

@@ -7,14 +7,7 @@ use sim::scenario::{parse, read, Action, Assert, ScenarioError, Target, UnitRef}
 
 fn shipped() -> Vec<std::path::PathBuf> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .expect("scenarios/")
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
-        .collect();
-    files.sort();
-    files
+    sim::scenario::files_in(&dir).expect("scenarios/")
 }
 
 #[test]

@@ -7,6 +7,7 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use sim::launch::running_as_root;
 use stackd_tests::{bin_dir, frame, receive_tagged, test_dir};
 
 fn stack_sim(args: &[&str]) -> Output {
@@ -438,13 +439,7 @@ fn run_scenario(file: &Path, dir: &Path, backend: &str) -> (Output, serde_json::
 /// Runs every scenario in `scenarios/` on `backend` and checks its report.
 fn every_shipped_scenario_passes_on(backend: &str) {
     let scenarios = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&scenarios)
-        .expect("scenarios/")
-        .flatten()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
-        .collect();
-    files.sort();
+    let files = sim::scenario::files_in(&scenarios).expect("scenarios/");
     assert!(files.len() >= 5, "{files:?}");
     let dir = test_dir(&format!("scenarios-{backend}"));
     for file in &files {
@@ -529,16 +524,6 @@ fn the_demo_runs_and_shows_both_failures() {
         serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
     assert_eq!(r["flows"].as_array().map(Vec::len), Some(60), "{r}");
     let _ = std::fs::remove_dir_all(&dir);
-}
-
-fn running_as_root() -> bool {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            let line = s.lines().find(|l| l.starts_with("Uid:"))?;
-            line.split_whitespace().nth(2).map(|euid| euid == "0")
-        })
-        .unwrap_or(false)
 }
 
 fn namespaces() -> String {

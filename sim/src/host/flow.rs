@@ -67,6 +67,21 @@ impl FlowSpec {
     }
 }
 
+/// A minimum-size broadcast frame from `src` (priority 0, untagged), sent before a flow
+/// starts so that the switches learn where the host is.
+pub fn announce(src: MacAddr) -> Bytes {
+    let hdr = L2Header {
+        dst: MacAddr::broadcast(),
+        src,
+        vlan: None,
+        ethertype: FLOW_ETHERTYPE,
+        payload_offset: 0,
+    };
+    let mut buf = vec![0u8; 60];
+    let _ = hdr.emit(&mut buf);
+    Bytes::from(buf)
+}
+
 /// Builds frame `seq` of a flow from `src`.
 pub fn build_frame(spec: &FlowSpec, src: MacAddr, seq: u64) -> Bytes {
     build_frame_in(BytesMut::new(), spec, src, seq)

@@ -24,7 +24,6 @@ mod report;
 
 use core::time::Duration;
 
-use bytes::Bytes;
 use dataplane::config::{
     BufferConfig, LosslessThresholds, PgProfile, PortConfig, PortId, SharedLimit, NUM_PRIORITIES,
 };
@@ -32,7 +31,7 @@ use dataplane::headroom::{
     ieee_response_quanta, minimum_headroom, HeadroomBreakdown, HeadroomError, HeadroomInput,
 };
 use dataplane::pfc::quanta_ps;
-use dataplane::wire::{L2Header, MacAddr, VlanTag};
+use dataplane::wire::{MacAddr, VlanTag};
 use dataplane::{Engine, EngineConfig, Instant, PortIndex};
 use thiserror::Error;
 
@@ -286,7 +285,7 @@ impl Incast {
                 pfc_response_ps: Some(response_ps),
                 ..HostConfig::new(host_mac(k), speed)
             })?;
-            host.send_frame(announce(host_mac(k)));
+            host.send_frame(flow::announce(host_mac(k)));
             host.add_flow(FlowSpec {
                 id: k,
                 dst: receiver_mac,
@@ -305,7 +304,7 @@ impl Incast {
             senders.push(id);
         }
         let mut rx_host = Host::new(HostConfig::new(receiver_mac, speed))?;
-        rx_host.send_frame(announce(receiver_mac));
+        rx_host.send_frame(flow::announce(receiver_mac));
         let receiver = world.add_host("receiver", rx_host);
         world.connect((receiver, Host::PORT), (switch, PortIndex(n as u16)), link)?;
         Ok(Incast {
@@ -395,18 +394,4 @@ fn quiescent(w: &World, switch: NodeId, hosts: &[NodeId]) -> bool {
                 .is_none_or(|q| q.depth_frames == 0)
         })
     })
-}
-
-/// A minimum-size broadcast frame from `src` (priority 0) so the switch learns the host.
-fn announce(src: MacAddr) -> Bytes {
-    let hdr = L2Header {
-        dst: MacAddr::broadcast(),
-        src,
-        vlan: None,
-        ethertype: flow::FLOW_ETHERTYPE,
-        payload_offset: 0,
-    };
-    let mut buf = vec![0u8; 60];
-    let _ = hdr.emit(&mut buf);
-    Bytes::from(buf)
 }

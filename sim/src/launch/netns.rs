@@ -176,6 +176,4 @@ fn ip(args: &[&str]) -> Result<(), LaunchError> {
 }
 
 /// Whether this process may create namespaces and open AF_PACKET ports (effective uid 0).
-pub fn running_as_root() -> bool {
-    rustix::process::geteuid().is_root()
-}
+pub use dataplane::backend::running_as_root;

@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 use rustix::process::{kill_process, test_kill_process, Pid, Signal};
 
 use super::{default_dir, OpsError};
-use crate::launch::{is_our_daemon, read_state, DaemonState, LaunchError};
+use crate::launch::{is_our_daemon, read_state, DaemonState, LaunchError, StackState, UnitState};
 
 /// Which daemons of the unit.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -59,16 +59,17 @@ fn alive(pid: u32) -> bool {
             .starts_with('Z')
 }
 
+/// The recorded state of unit `unit` of the stack.
+fn unit_mut(state: &mut StackState, unit: u8) -> Result<&mut UnitState, OpsError> {
+    let u = state.units.iter_mut().find(|u| u.unit == unit);
+    Ok(u.ok_or(LaunchError::NoUnit(unit))?)
+}
+
 /// `stack-sim kill`: SIGKILL to the unit's daemon(s), as a crash.
 pub fn kill(args: &FaultArgs) -> Result<(), OpsError> {
-    let dir = args.dir.clone().unwrap_or_else(default_dir);
-    let mut state = read_state(&dir)?;
+    let mut state = read_state(&args.dir.clone().unwrap_or_else(default_dir))?;
     let sdir = state.dir.clone();
-    let unit = state
-        .units
-        .iter_mut()
-        .find(|u| u.unit == args.unit)
-        .ok_or(LaunchError::NoUnit(args.unit))?;
+    let unit = unit_mut(&mut state, args.unit)?;
     // The control plane first, as a unit losing power would leave it no time either.
     for d in [&mut unit.stackd, &mut unit.dataplaned] {
         if !selected(d, args.daemon) {
@@ -97,14 +98,9 @@ pub fn kill(args: &FaultArgs) -> Result<(), OpsError> {
 /// `stack-sim start`: starts the unit's daemon(s) that are not running, with their recorded
 /// command lines, and waits until each serves its socket.
 pub fn start(args: &FaultArgs) -> Result<(), OpsError> {
-    let dir = args.dir.clone().unwrap_or_else(default_dir);
-    let mut state = read_state(&dir)?;
+    let mut state = read_state(&args.dir.clone().unwrap_or_else(default_dir))?;
     let sdir = state.dir.clone();
-    let unit = state
-        .units
-        .iter_mut()
-        .find(|u| u.unit == args.unit)
-        .ok_or(LaunchError::NoUnit(args.unit))?;
+    let unit = unit_mut(&mut state, args.unit)?;
     // The dataplane first: stackd attaches to it.
     for d in [&mut unit.dataplaned, &mut unit.stackd] {
         if !selected(d, args.daemon) {

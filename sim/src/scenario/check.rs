@@ -195,12 +195,4 @@ impl Checker<'_> {
 }
 
 /// Line and column (1-based) of byte `offset` in `src`.
-pub(super) fn line_col(src: &str, offset: usize) -> (usize, usize) {
-    let before = &src[..offset.min(src.len())];
-    let line = before.matches('\n').count() + 1;
-    let column = before
-        .rfind('\n')
-        .map_or(before.len(), |nl| before.len() - nl - 1)
-        + 1;
-    (line, column)
-}
+pub(super) use dataplane::daemon::config::line_col;

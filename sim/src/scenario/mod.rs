@@ -50,6 +50,17 @@ use crate::launch::Topology;
 use crate::traffic::Pattern;
 
 pub use parse::{parse, read};
+
+/// The scenario files (`*.toml`) in `dir`, sorted by name.
+pub fn files_in(dir: &std::path::Path) -> std::io::Result<Vec<std::path::PathBuf>> {
+    let mut files: Vec<_> = std::fs::read_dir(dir)?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    Ok(files)
+}
 pub use report::{AssertionResult, Event, Report};
 pub use run::{run, RunOptions};
 pub use watch::MasterWatch;

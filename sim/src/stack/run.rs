@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use dataplane::config::NUM_PRIORITIES;
-use dataplane::wire::{MacAddr, VlanTag};
+use dataplane::wire::VlanTag;
 use dataplane::{Instant, PortIndex};
 
 use super::build::host_mac;
@@ -127,7 +127,7 @@ impl Stack {
         let all: Vec<HostRef> = self.hosts.iter().map(|(h, _)| *h).collect();
         for &(h, n) in &self.hosts {
             if let Some(host) = self.world.host_mut(n) {
-                host.send_frame(announce(host_mac(h)));
+                host.send_frame(flow::announce(host_mac(h)));
             }
         }
         let mut id = 0u32;
@@ -457,18 +457,4 @@ fn quiescent(w: &World, units: &[NodeId], hosts: &[(HostRef, NodeId)]) -> bool {
             })
         })
     })
-}
-
-/// A minimum-size broadcast frame from `src` (priority 0) so the stack learns the host.
-fn announce(src: MacAddr) -> bytes::Bytes {
-    let hdr = dataplane::wire::L2Header {
-        dst: MacAddr::broadcast(),
-        src,
-        vlan: None,
-        ethertype: flow::FLOW_ETHERTYPE,
-        payload_offset: 0,
-    };
-    let mut buf = vec![0u8; 60];
-    let _ = hdr.emit(&mut buf);
-    bytes::Bytes::from(buf)
 }
