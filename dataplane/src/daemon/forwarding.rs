@@ -1,25 +1,32 @@
 //! The forwarding thread: a thin driver around the engine.
 //!
-//! One OS thread owns the [`Engine`], the [`Programmer`] and every port's backend. It waits on
-//! all the ports' file descriptors and a waker at once with nanosecond timeouts (`ppoll`), so
-//! pause timers, transmit pacing and 10 ms hellos keep their time; tokio's millisecond timer
-//! wheel could not. The gRPC side talks to it with [`Command`]s over a channel and wakes it
-//! through an eventfd (one 8-byte write to wake, one read to drain).
+//! The [`Engine`], the [`Programmer`], every port's backend and the control session are one
+//! [`ForwardingState`] behind a mutex. The forwarding thread holds the lock for each turn and
+//! waits on all the ports' file descriptors and a waker at once, without it, with nanosecond
+//! timeouts (`ppoll`), so pause timers, transmit pacing and 10 ms hellos keep their time;
+//! tokio's millisecond timer wheel could not.
 //!
-//! Each turn: run commands, read a batch from every readable port, run timers, transmit what
-//! the engine lets go (batched per port), and pass events and stack control frames to the
-//! attached session.
+//! A gRPC request does its work itself, through the [`Handle`]: it takes the lock in the
+//! handler's thread, applies or reads, and wakes the forwarding thread (an eventfd: one 8-byte
+//! write to wake, one read to drain) only when it changed something the thread acts on. A
+//! request does not wait for the forwarding thread to wake up and answer: handing each request
+//! over and back cost two cross-CPU wake-ups per call, a third of a unary round trip on a VM
+//! (BENCHMARKS.md). The thread releases the lock fairly (to a waiting request first) after every
+//! turn, so a request waits at most one turn under full traffic.
+//!
+//! Each turn: read a batch from every readable port, run timers, transmit what the engine lets
+//! go (batched per port), and pass events and stack control frames to the attached session.
 
 use std::fs::File;
 use std::os::fd::RawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc;
 use std::sync::Arc;
 use std::time::Duration;
 
 use bytes::Bytes;
+use parking_lot::{Mutex, MutexGuard};
 use proto::dataplane::v1 as pb;
-use tokio::sync::{mpsc as tmpsc, oneshot};
+use tokio::sync::mpsc as tmpsc;
 use tonic::Status;
 
 use super::convert;
@@ -43,82 +50,89 @@ const DEFAULT_RECONCILE: Duration = Duration::from_secs(10);
 /// A session's outgoing stream: what the forwarding thread sends the attached control plane.
 pub type SessionTx = tmpsc::Sender<Result<pb::SessionResponse, Status>>;
 
-/// A request from the gRPC side.
-#[derive(Debug)]
-pub enum Command {
-    /// A control plane wants to attach; on success the thread sends `Attached` first on
-    /// `events`, then packet-ins and events.
-    Attach {
-        /// Its generation.
-        generation: u64,
-        /// Who it is, for logs.
-        client: String,
-        /// Sweep stale entries after this long without `ReconcileDone`.
-        reconcile_timeout: Duration,
-        /// Its outgoing stream.
-        events: SessionTx,
-        /// Accepted, or why not.
-        reply: oneshot::Sender<Result<(), Status>>,
-    },
-    /// The session of `generation` ended.
-    Detach {
-        /// Its generation.
-        generation: u64,
-    },
-    /// Send a frame out of a port for the attached control plane.
-    PacketOut {
-        /// Generation of the session it came on.
-        generation: u64,
-        /// The request.
-        packet: pb::PacketOut,
-    },
-    /// The attached control plane has re-written what it wants: sweep the rest.
-    ReconcileDone {
-        /// Generation of the session it came on.
-        generation: u64,
-    },
-    /// A batched, atomic write.
-    Write {
-        /// The request.
-        request: pb::WriteRequest,
-        /// Result.
-        reply: oneshot::Sender<Result<pb::WriteResponse, Status>>,
-    },
-    /// Read everything programmed and learned.
-    Read {
-        /// The request.
-        request: pb::ReadRequest,
-        /// Result.
-        reply: oneshot::Sender<pb::ReadResponse>,
-    },
-    /// Read the counters.
-    Counters {
-        /// Result.
-        reply: oneshot::Sender<pb::CountersResponse>,
-    },
-}
-
-/// How the gRPC side reaches the forwarding thread.
+/// How the gRPC side reaches the forwarding state. Every call takes the lock for a short,
+/// bounded time (one request's work, or one forwarding turn to wait for).
 #[derive(Clone, Debug)]
 pub struct Handle {
-    commands: mpsc::Sender<Command>,
-    waker: Arc<File>,
-    stop: Arc<AtomicBool>,
+    shared: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    state: Mutex<ForwardingState>,
+    waker: File,
+    stop: AtomicBool,
 }
 
 impl Handle {
-    /// Sends a command and wakes the thread. Fails only when the thread has stopped.
-    pub fn send(&self, command: Command) -> Result<(), Status> {
-        self.commands
-            .send(command)
-            .map_err(|_| Status::unavailable("the forwarding thread has stopped"))?;
-        self.wake();
-        Ok(())
+    /// The state, locked; `UNAVAILABLE` once the forwarding thread has stopped.
+    fn lock(&self) -> Result<MutexGuard<'_, ForwardingState>, Status> {
+        if self.shared.stop.load(Ordering::SeqCst) {
+            return Err(Status::unavailable("the forwarding thread has stopped"));
+        }
+        Ok(self.shared.state.lock())
     }
 
-    /// Asks the thread to stop after its current turn.
+    /// Runs `f` on the locked state, then wakes the forwarding thread if what `f` changed
+    /// needs it before it would wake by itself: events to pass, or a timer (a frame to send
+    /// is one) earlier than its own. A wake-up it does not need costs an inter-processor
+    /// interrupt, which a VM pays with an exit.
+    fn change<T>(&self, f: impl FnOnce(&mut ForwardingState) -> T) -> Result<T, Status> {
+        let mut state = self.lock()?;
+        let out = f(&mut state);
+        let wake = state.needs_turn();
+        drop(state);
+        if wake {
+            self.wake();
+        }
+        Ok(out)
+    }
+
+    /// A control plane attaches with `generation` (highest wins); on success `Attached` is the
+    /// first message on `events`, then packet-ins and events follow.
+    pub fn attach(
+        &self,
+        generation: u64,
+        client: String,
+        reconcile_timeout: Duration,
+        events: SessionTx,
+    ) -> Result<(), Status> {
+        self.change(|s| s.attach(generation, client, reconcile_timeout, events))?
+    }
+
+    /// The session of `generation` ended: forwarding goes on with what is programmed.
+    pub fn detach(&self, generation: u64) -> Result<(), Status> {
+        self.change(|s| s.detach(generation))
+    }
+
+    /// Sends a frame out of a port for the attached control plane of `generation`.
+    pub fn packet_out(&self, generation: u64, packet: pb::PacketOut) -> Result<(), Status> {
+        self.change(|s| s.packet_out(generation, packet))
+    }
+
+    /// The attached control plane of `generation` has re-written what it wants: sweep the rest.
+    pub fn reconcile_done(&self, generation: u64) -> Result<(), Status> {
+        self.change(|s| s.reconcile_done(generation))
+    }
+
+    /// A batched, atomic write.
+    pub fn write(&self, request: pb::WriteRequest) -> Result<pb::WriteResponse, Status> {
+        self.change(|s| s.write(request))?
+    }
+
+    /// Everything programmed and, if asked, learned.
+    pub fn read(&self, request: &pb::ReadRequest) -> Result<pb::ReadResponse, Status> {
+        Ok(self.lock()?.read(request))
+    }
+
+    /// Every port's counters.
+    pub fn counters(&self) -> Result<pb::CountersResponse, Status> {
+        Ok(self.lock()?.counters())
+    }
+
+    /// Asks the thread to stop after its current turn; later calls get `UNAVAILABLE`.
     pub fn stop(&self) {
-        self.stop.store(true, Ordering::SeqCst);
+        self.shared.stop.store(true, Ordering::SeqCst);
         self.wake();
     }
 
@@ -126,7 +140,7 @@ impl Handle {
         use std::io::Write;
         // Adds 1 to the eventfd's counter. It only fails (EAGAIN) when the counter is about to
         // overflow, i.e. a wake-up is pending anyway.
-        let _ = (&*self.waker).write(&1u64.to_ne_bytes());
+        let _ = (&self.shared.waker).write(&1u64.to_ne_bytes());
     }
 }
 
@@ -136,14 +150,12 @@ struct Session {
     events: SessionTx,
 }
 
-/// The forwarding thread's state.
-pub struct Forwarder {
+/// One unit's dataplane: the engine, what its control plane programmed, its ports and the
+/// control session. Shared by the forwarding thread and the gRPC handlers ([`Handle`]).
+pub struct ForwardingState {
     engine: Engine,
     programmer: Programmer,
     ports: Vec<Box<dyn PortBackend>>,
-    commands: mpsc::Receiver<Command>,
-    waker: Arc<File>,
-    stop: Arc<AtomicBool>,
     epoch: std::time::Instant,
     session: Option<Session>,
     highest_generation: u64,
@@ -152,6 +164,25 @@ pub struct Forwarder {
     /// Frames the backends would not take.
     tx_dropped: u64,
     tx_out: Vec<Vec<Bytes>>,
+    /// When the forwarding thread runs its next turn if nothing wakes it.
+    next_turn: Instant,
+}
+
+impl std::fmt::Debug for ForwardingState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ForwardingState")
+            .field("unit", &self.engine.unit())
+            .field("ports", &self.ports.len())
+            .field("session", &self.session.as_ref().map(|s| s.generation))
+            .finish_non_exhaustive()
+    }
+}
+
+/// The forwarding thread, before it runs.
+pub struct Forwarder {
+    shared: Arc<Shared>,
+    /// The ports' file descriptors (-1: none), then the waker's.
+    fds: Vec<RawFd>,
 }
 
 impl Forwarder {
@@ -160,121 +191,142 @@ impl Forwarder {
         engine: Engine,
         ports: Vec<Box<dyn PortBackend>>,
     ) -> std::io::Result<(Forwarder, Handle)> {
-        let (tx, rx) = mpsc::channel();
-        let waker = Arc::new(File::from(backend::eventfd()?));
-        let stop = Arc::new(AtomicBool::new(false));
+        use std::os::fd::AsRawFd;
+        let waker = File::from(backend::eventfd()?);
+        let mut fds: Vec<RawFd> = ports.iter().map(|p| p.raw_fd().unwrap_or(-1)).collect();
+        fds.push(waker.as_raw_fd());
         let n = ports.len();
-        let forwarder = Forwarder {
+        let state = ForwardingState {
             engine,
             programmer: Programmer::new(),
             ports,
-            commands: rx,
-            waker: waker.clone(),
-            stop: stop.clone(),
             epoch: std::time::Instant::now(),
             session: None,
             highest_generation: 0,
             events_lost: 0,
             tx_dropped: 0,
             tx_out: vec![Vec::new(); n],
+            next_turn: Instant::ZERO,
         };
-        let handle = Handle {
-            commands: tx,
+        let shared = Arc::new(Shared {
+            state: Mutex::new(state),
             waker,
-            stop,
+            stop: AtomicBool::new(false),
+        });
+        let handle = Handle {
+            shared: shared.clone(),
         };
-        Ok((forwarder, handle))
+        Ok((Forwarder { shared, fds }, handle))
     }
 
-    fn now(&self) -> Instant {
-        Instant::from_duration(self.epoch.elapsed())
-    }
-
-    /// Runs until [`Handle::stop`]. Returns the engine (for a caller that wants its state).
-    pub fn run(mut self) -> Engine {
+    /// Runs until [`Handle::stop`].
+    pub fn run(self) {
         let mut rx = Vec::with_capacity(RX_BATCH);
-        let fds: Vec<RawFd> = self
-            .ports
-            .iter()
-            .map(|p| p.raw_fd().unwrap_or(-1))
-            .collect();
-        let mut all_fds = fds.clone();
-        {
-            use std::os::fd::AsRawFd;
-            all_fds.push(self.waker.as_raw_fd());
-        }
-        let mut readable = vec![false; all_fds.len()];
+        let mut readable = vec![false; self.fds.len()];
         // When the last turn that received frames was.
         let mut last_rx: Option<std::time::Instant> = None;
-        tracing::info!(
-            unit = self.engine.unit(),
-            ports = self.ports.len(),
-            "forwarding"
-        );
-        while !self.stop.load(Ordering::SeqCst) {
-            self.run_commands();
-            let now = self.now();
-            self.engine.handle_timeout(now);
-            if let Some(swept) = self.programmer.handle_timeout(now, &mut self.engine) {
-                self.send_swept(swept, "timeout");
+        {
+            let state = self.shared.state.lock();
+            tracing::info!(
+                unit = state.engine.unit(),
+                ports = state.ports.len(),
+                "forwarding"
+            );
+        }
+        while !self.shared.stop.load(Ordering::SeqCst) {
+            let mut state = self.shared.state.lock();
+            if state.receive(&readable, &mut rx) {
+                last_rx = Some(std::time::Instant::now());
             }
-            self.transmit(now);
-            self.pass_events();
-
-            let deadline = [self.engine.poll_timeout(), self.programmer.poll_timeout()]
-                .into_iter()
-                .flatten()
-                .min();
-            let now = self.now();
-            let sleep = match deadline {
-                Some(t) if t <= now => Some(Duration::ZERO),
-                Some(t) => Some((t - now).min(MAX_SLEEP)),
-                None => Some(MAX_SLEEP),
-            };
+            let sleep = state.turn();
+            // A request waiting for the lock gets it before this thread's next turn.
+            MutexGuard::unlock_fair(state);
             let sleep = if last_rx.is_some_and(|t| t.elapsed() < BUSY_POLL) {
-                Some(Duration::ZERO)
+                Duration::ZERO
             } else {
                 sleep
             };
-            if let Err(e) = backend::poll_readable(&all_fds, sleep, &mut readable) {
+            if let Err(e) = backend::poll_readable(&self.fds, Some(sleep), &mut readable) {
                 tracing::error!(error = %e, "poll failed");
+                readable.fill(false);
                 std::thread::sleep(Duration::from_millis(1));
                 continue;
             }
             if readable.last() == Some(&true) {
                 self.drain_waker();
             }
-            for (i, ready) in readable.iter().enumerate().take(self.ports.len()) {
-                if !ready {
-                    continue;
-                }
-                rx.clear();
-                match self.ports[i].recv_batch(&mut rx, RX_BATCH) {
-                    Ok(n) => {
-                        if n > 0 {
-                            last_rx = Some(std::time::Instant::now());
-                        }
-                        let now = self.now();
-                        for frame in rx.drain(..) {
-                            self.engine
-                                .handle_frame(now, crate::PortIndex(i as u16), frame);
-                        }
-                    }
-                    Err(e) => {
-                        tracing::warn!(port = %self.engine.port_name(crate::PortIndex(i as u16)), error = %e, "receive failed")
-                    }
-                }
-            }
         }
         tracing::info!("forwarding stopped");
-        self.engine
     }
 
-    fn drain_waker(&mut self) {
+    fn drain_waker(&self) {
         use std::io::Read;
         // One read takes the whole counter (and resets it to 0).
         let mut buf = [0u8; 8];
-        let _ = (&*self.waker).read(&mut buf);
+        let _ = (&self.shared.waker).read(&mut buf);
+    }
+}
+
+impl ForwardingState {
+    fn now(&self) -> Instant {
+        Instant::from_duration(self.epoch.elapsed())
+    }
+
+    /// Reads a batch from every port `readable` marks into the engine; whether any frame came.
+    fn receive(&mut self, readable: &[bool], rx: &mut Vec<Bytes>) -> bool {
+        let mut received = false;
+        for (i, ready) in readable.iter().enumerate().take(self.ports.len()) {
+            if !ready {
+                continue;
+            }
+            rx.clear();
+            match self.ports[i].recv_batch(rx, RX_BATCH) {
+                Ok(n) => {
+                    received |= n > 0;
+                    let now = self.now();
+                    for frame in rx.drain(..) {
+                        self.engine
+                            .handle_frame(now, crate::PortIndex(i as u16), frame);
+                    }
+                }
+                Err(e) => {
+                    tracing::warn!(port = %self.engine.port_name(crate::PortIndex(i as u16)), error = %e, "receive failed")
+                }
+            }
+        }
+        received
+    }
+
+    /// Runs timers, transmits and passes events; how long the thread may then sleep.
+    fn turn(&mut self) -> Duration {
+        let now = self.now();
+        self.engine.handle_timeout(now);
+        if let Some(swept) = self.programmer.handle_timeout(now, &mut self.engine) {
+            self.send_swept(swept, "timeout");
+        }
+        self.transmit(now);
+        self.pass_events();
+        let now = self.now();
+        let sleep = match self.next_timer() {
+            Some(t) if t <= now => Duration::ZERO,
+            Some(t) => (t - now).min(MAX_SLEEP),
+            None => MAX_SLEEP,
+        };
+        self.next_turn = now + sleep;
+        sleep
+    }
+
+    /// When the engine or the programmer next needs a turn, if no frame arrives.
+    fn next_timer(&mut self) -> Option<Instant> {
+        [self.engine.poll_timeout(), self.programmer.poll_timeout()]
+            .into_iter()
+            .flatten()
+            .min()
+    }
+
+    /// Whether the forwarding thread must run a turn before the one it planned.
+    fn needs_turn(&mut self) -> bool {
+        self.engine.has_control_output() || self.next_timer().is_some_and(|t| t < self.next_turn)
     }
 
     fn transmit(&mut self, now: Instant) {
@@ -338,95 +390,76 @@ impl Forwarder {
         self.send_to_session(msg);
     }
 
-    fn run_commands(&mut self) {
-        while let Ok(command) = self.commands.try_recv() {
-            self.run_command(command);
+    fn detach(&mut self, generation: u64) {
+        if !self
+            .session
+            .as_ref()
+            .is_some_and(|s| s.generation == generation)
+        {
+            return;
+        }
+        let s = self.session.take();
+        self.engine.set_control_attached(false);
+        // A control plane that dies mid-reconcile must not have its routes swept while nobody
+        // is there to re-program them: keep everything until the next one attaches.
+        self.programmer.abandon_reconcile();
+        tracing::warn!(
+            generation,
+            client = s.map(|s| s.client).unwrap_or_default(),
+            "control plane detached: forwarding goes on with what is programmed"
+        );
+    }
+
+    fn packet_out(&mut self, generation: u64, packet: pb::PacketOut) {
+        if self.session.as_ref().map(|s| s.generation) != Some(generation) {
+            return;
+        }
+        let port = match convert::port_index(
+            &self.engine,
+            packet.port.as_ref(),
+            &convert::Field::root("packet_out.port"),
+        ) {
+            Ok(p) => p,
+            Err(e) => {
+                tracing::warn!(error = %e, "packet-out refused");
+                return;
+            }
+        };
+        if let Err(e) = self.engine.send_frame(port, Bytes::from(packet.frame)) {
+            tracing::debug!(error = %e, "packet-out dropped");
         }
     }
 
-    fn run_command(&mut self, command: Command) {
-        match command {
-            Command::Attach {
-                generation,
-                client,
-                reconcile_timeout,
-                events,
-                reply,
-            } => {
-                let _ = reply.send(self.attach(generation, client, reconcile_timeout, events));
-            }
-            Command::Detach { generation } => {
-                if self
-                    .session
-                    .as_ref()
-                    .is_some_and(|s| s.generation == generation)
-                {
-                    let s = self.session.take();
-                    self.engine.set_control_attached(false);
-                    // A control plane that dies mid-reconcile must not have its routes swept
-                    // while nobody is there to re-program them: keep everything until the next
-                    // one attaches.
-                    self.programmer.abandon_reconcile();
-                    tracing::warn!(
-                        generation,
-                        client = s.map(|s| s.client).unwrap_or_default(),
-                        "control plane detached: forwarding goes on with what is programmed"
-                    );
-                }
-            }
-            Command::PacketOut { generation, packet } => {
-                if self.session.as_ref().map(|s| s.generation) != Some(generation) {
-                    return;
-                }
-                let port = match convert::port_index(
-                    &self.engine,
-                    packet.port.as_ref(),
-                    &convert::Field::root("packet_out.port"),
-                ) {
-                    Ok(p) => p,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "packet-out refused");
-                        return;
-                    }
-                };
-                if let Err(e) = self.engine.send_frame(port, Bytes::from(packet.frame)) {
-                    tracing::debug!(error = %e, "packet-out dropped");
-                }
-            }
-            Command::ReconcileDone { generation } => {
-                if self.session.as_ref().map(|s| s.generation) == Some(generation) {
-                    let swept = self.programmer.end_reconcile(&mut self.engine);
-                    self.send_swept(swept, "reconcile_done");
-                }
-            }
-            Command::Write { request, reply } => {
-                let _ = reply.send(self.write(request));
-            }
-            Command::Read { request, reply } => {
-                let (generation, attached) = match &self.session {
-                    Some(s) => (s.generation, true),
-                    None => (0, false),
-                };
-                let now = self.now();
-                let _ = reply.send(convert::read_response(
-                    &self.engine,
-                    &self.programmer,
-                    now,
-                    request.include_learned,
-                    generation,
-                    attached,
-                ));
-            }
-            Command::Counters { reply } => {
-                let mut counters = convert::counters_response(&self.engine);
-                // Frames too short (or long) to be Ethernet never reach the engine: the
-                // backend drops and counts them. They are this port's malformed frames too.
-                for (c, port) in counters.ports.iter_mut().zip(&self.ports) {
-                    c.rx_malformed += port.stats().malformed;
-                }
-                let _ = reply.send(counters);
-            }
+    fn reconcile_done(&mut self, generation: u64) {
+        if self.session.as_ref().map(|s| s.generation) == Some(generation) {
+            let swept = self.programmer.end_reconcile(&mut self.engine);
+            self.send_swept(swept, "reconcile_done");
         }
+    }
+
+    fn read(&self, request: &pb::ReadRequest) -> pb::ReadResponse {
+        let (generation, attached) = match &self.session {
+            Some(s) => (s.generation, true),
+            None => (0, false),
+        };
+        convert::read_response(
+            &self.engine,
+            &self.programmer,
+            self.now(),
+            request.include_learned,
+            generation,
+            attached,
+        )
+    }
+
+    fn counters(&self) -> pb::CountersResponse {
+        let mut counters = convert::counters_response(&self.engine);
+        // Frames too short (or long) to be Ethernet never reach the engine: the backend drops
+        // and counts them. They are this port's malformed frames too.
+        for (c, port) in counters.ports.iter_mut().zip(&self.ports) {
+            c.rx_malformed += port.stats().malformed;
+        }
+        counters
     }
 
     fn attach(

@@ -1,9 +1,9 @@
 //! The gRPC face of `dataplaned`: the `stackd.dataplane.v1.Dataplane` service, plus the
 //! standard health and reflection services, on a Unix socket (mode 0600) and optionally TCP.
 //!
-//! The service is a thin shell: it checks the shape of requests, turns them into
-//! [`Command`]s for the forwarding thread (which owns all state, arbitrates sessions and fences
-//! stale writers) and waits for the answer.
+//! The service is a thin shell: it checks the shape of requests and hands them to the
+//! forwarding state through its [`Handle`] (which arbitrates sessions and fences stale
+//! writers), in the handler's own thread.
 
 use std::path::Path;
 use std::pin::Pin;
@@ -11,12 +11,12 @@ use std::time::Duration;
 
 use proto::dataplane::v1 as pb;
 use proto::dataplane::v1::dataplane_server::{Dataplane, DataplaneServer};
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
 use tokio_stream::Stream;
 use tonic::{Request, Response, Status, Streaming};
 
-use super::forwarding::{Command, Handle};
+use super::forwarding::Handle;
 
 /// Responses a session may have queued before the forwarding thread drops events for it.
 const SESSION_QUEUE: usize = 8192;
@@ -36,13 +36,6 @@ impl DataplaneService {
     /// As a tonic server.
     pub fn into_server(self) -> DataplaneServer<Self> {
         DataplaneServer::new(self)
-    }
-
-    async fn ask<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Command) -> Result<T, Status> {
-        let (tx, rx) = oneshot::channel();
-        self.handle.send(make(tx))?;
-        rx.await
-            .map_err(|_| Status::unavailable("the forwarding thread has stopped"))
     }
 }
 
@@ -75,35 +68,29 @@ impl Dataplane for DataplaneService {
         }
         let generation = attach.generation;
         let (events, outbound) = mpsc::channel(SESSION_QUEUE);
-        let accepted = self
-            .ask(|reply| Command::Attach {
-                generation,
-                client: if attach.client.is_empty() {
-                    "(unnamed)".into()
-                } else {
-                    attach.client.clone()
-                },
-                reconcile_timeout: Duration::from_millis(u64::from(attach.reconcile_timeout_ms)),
-                events,
-                reply,
-            })
-            .await?;
-        accepted?;
+        let client = if attach.client.is_empty() {
+            "(unnamed)".into()
+        } else {
+            attach.client.clone()
+        };
+        self.handle.attach(
+            generation,
+            client,
+            Duration::from_millis(u64::from(attach.reconcile_timeout_ms)),
+            events,
+        )?;
         let handle = self.handle.clone();
         tokio::spawn(async move {
             loop {
                 match inbound.message().await {
                     Ok(Some(msg)) => match msg.msg {
                         Some(pb::session_request::Msg::PacketOut(packet)) => {
-                            if handle
-                                .send(Command::PacketOut { generation, packet })
-                                .is_err()
-                            {
+                            if handle.packet_out(generation, packet).is_err() {
                                 break;
                             }
                         }
                         Some(pb::session_request::Msg::ReconcileDone(_)) => {
-                            if handle.send(Command::ReconcileDone { generation }).is_err() {
+                            if handle.reconcile_done(generation).is_err() {
                                 break;
                             }
                         }
@@ -119,7 +106,7 @@ impl Dataplane for DataplaneService {
                     }
                 }
             }
-            let _ = handle.send(Command::Detach { generation });
+            let _ = handle.detach(generation);
         });
         Ok(Response::new(Box::pin(ReceiverStream::new(outbound))))
     }
@@ -128,30 +115,21 @@ impl Dataplane for DataplaneService {
         &self,
         request: Request<pb::WriteRequest>,
     ) -> Result<Response<pb::WriteResponse>, Status> {
-        let request = request.into_inner();
-        let reply = self
-            .ask(|reply| Command::Write { request, reply })
-            .await??;
-        Ok(Response::new(reply))
+        Ok(Response::new(self.handle.write(request.into_inner())?))
     }
 
     async fn read(
         &self,
         request: Request<pb::ReadRequest>,
     ) -> Result<Response<pb::ReadResponse>, Status> {
-        let request = request.into_inner();
-        Ok(Response::new(
-            self.ask(|reply| Command::Read { request, reply }).await?,
-        ))
+        Ok(Response::new(self.handle.read(request.get_ref())?))
     }
 
     async fn get_counters(
         &self,
         _request: Request<pb::CountersRequest>,
     ) -> Result<Response<pb::CountersResponse>, Status> {
-        Ok(Response::new(
-            self.ask(|reply| Command::Counters { reply }).await?,
-        ))
+        Ok(Response::new(self.handle.counters()?))
     }
 }
 

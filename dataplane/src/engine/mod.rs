@@ -642,6 +642,12 @@ impl Engine {
         self.events.pop_front()
     }
 
+    /// Whether an event or a stack control frame waits for [`Engine::poll_event`] or
+    /// [`Engine::poll_packet_in`].
+    pub fn has_control_output(&self) -> bool {
+        !self.events.is_empty() || !self.packet_in.is_empty()
+    }
+
     /// Events discarded because nobody polled them in time.
     pub fn events_lost(&self) -> u64 {
         self.events_lost
