@@ -1,5 +1,6 @@
 //! gRPC plumbing of `dataplaned`: the Unix socket is private (0600), the standard health and
-//! reflection services answer, and SIGTERM shuts down cleanly (exit 0, socket removed).
+//! reflection services answer, SIGTERM shuts down cleanly (exit 0, socket removed), and the
+//! threads run on the CPUs they are given.
 
 mod daemon;
 
@@ -77,6 +78,54 @@ async fn socket_health_reflection_and_clean_shutdown() {
     assert!(!u1.socket.exists(), "the socket was left behind");
     assert!(
         u1.log_text().contains("dataplaned stopped"),
+        "{}",
+        u1.log_text()
+    );
+}
+
+/// `--forwarding-cpu` and `--control-cpus`: the forwarding thread runs on its CPU alone, every
+/// other thread (main, tokio's) on the control CPUs, and the API still answers.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn threads_run_on_the_cpus_they_are_given() {
+    let here = dataplane::daemon::cpus::CpuList::available().expect("affinity");
+    let [control, forwarding, ..] = here.cpus() else {
+        eprintln!("SKIP threads_run_on_the_cpus_they_are_given: this process may run on one CPU only ({here})");
+        return;
+    };
+    let (control, forwarding) = (control.to_string(), forwarding.to_string());
+    let a = Host::new("A", mac(1, 1));
+    let u1 = Daemon::start(
+        1,
+        &[a.port_spec("0/1", "10G")],
+        &["--forwarding-cpu", &forwarding, "--control-cpus", &control],
+    );
+    let mut c = u1.client().await;
+    assert_eq!(counters(&mut c).await.ports.len(), 1);
+
+    let tasks = std::fs::read_dir(format!("/proc/{}/task", u1.pid())).expect("tasks");
+    let mut seen = Vec::new();
+    for task in tasks {
+        let dir = task.expect("task").path();
+        let name = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
+        let status = std::fs::read_to_string(dir.join("status")).unwrap_or_default();
+        let cpus = status
+            .lines()
+            .find_map(|l| l.strip_prefix("Cpus_allowed_list:"))
+            .map(str::trim)
+            .unwrap_or_default()
+            .to_string();
+        seen.push((name.trim().to_string(), cpus));
+    }
+    for (name, cpus) in &seen {
+        let want = if name == "forwarding" { &forwarding } else { &control };
+        assert_eq!(cpus, want, "thread {name}: {seen:?}");
+    }
+    assert!(
+        seen.iter().any(|(n, _)| n == "forwarding") && seen.len() >= 3,
+        "threads: {seen:?}"
+    );
+    assert!(
+        u1.log_text().contains("forwarding thread placed"),
         "{}",
         u1.log_text()
     );

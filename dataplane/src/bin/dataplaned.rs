@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use dataplane::daemon::config::{DaemonConfig, FlagOverrides};
+use dataplane::daemon::cpus::CpuList;
 use dataplane::daemon::forwarding::Forwarder;
 use dataplane::daemon::grpc::{bind_unix, standard_services, DataplaneService};
 use dataplane::daemon::{engine_config, open_ports};
@@ -47,6 +48,12 @@ struct Args {
     /// Hello intervals missed before a stack link is down (default 3).
     #[arg(long)]
     hello_dead_after: Option<u8>,
+    /// Run the forwarding thread on this CPU only (e.g. one kept for forwarding).
+    #[arg(long, value_name = "CPU")]
+    forwarding_cpu: Option<usize>,
+    /// Run the gRPC threads on these CPUs only, e.g. the control plane's: `0`, `0-1`, `0,2`.
+    #[arg(long, value_name = "LIST")]
+    control_cpus: Option<String>,
 }
 
 fn main() -> ExitCode {
@@ -60,6 +67,8 @@ fn main() -> ExitCode {
         hello_interval_ms: args.hello_interval_ms,
         hello_dead_after: args.hello_dead_after,
         ports: args.ports,
+        forwarding_cpu: args.forwarding_cpu,
+        control_cpus: args.control_cpus,
     };
     let cfg = match DaemonConfig::load(args.config.as_deref(), flags) {
         Ok(c) => c,
@@ -85,10 +94,35 @@ fn run(cfg: DaemonConfig) -> Result<(), String> {
     }
     let (forwarder, handle) =
         Forwarder::new(engine, ports).map_err(|e| format!("forwarding thread: {e}"))?;
+    let forwarding_cpu = cfg.forwarding_cpu.map(CpuList::one);
+    if let Some(cpu) = &forwarding_cpu {
+        tracing::info!(cpu = %cpu, "forwarding thread placed");
+    }
+    let (placed_tx, placed_rx) = std::sync::mpsc::channel();
     let thread = std::thread::Builder::new()
         .name("forwarding".into())
-        .spawn(move || forwarder.run())
+        .spawn(move || {
+            let placed = forwarding_cpu.map_or(Ok(()), |c| c.pin_current_thread());
+            let ok = placed.is_ok();
+            let _ = placed_tx.send(placed);
+            if ok {
+                forwarder.run();
+            }
+        })
         .map_err(|e| format!("forwarding thread: {e}"))?;
+    if let Ok(Err(e)) = placed_rx.recv() {
+        let _ = thread.join();
+        return Err(format!("--forwarding-cpu: {e}"));
+    }
+    // The threads started from here on (tokio's) inherit this thread's CPUs.
+    if let Some(cpus) = &cfg.control_cpus {
+        if let Err(e) = cpus.pin_current_thread() {
+            handle.stop();
+            let _ = thread.join();
+            return Err(format!("--control-cpus {cpus}: {e}"));
+        }
+        tracing::info!(cpus = %cpus, "gRPC threads placed");
+    }
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)

@@ -13,6 +13,10 @@
 //! interval_ms = 10
 //! dead_after = 3
 //!
+//! [cpus]                                           # default: wherever the kernel schedules them
+//! forwarding = 1                                   # the forwarding thread, alone on this CPU
+//! control = "0"                                    # gRPC threads: the control plane's CPUs
+//!
 //! [[port]]
 //! port = "0/1"                                     # slot/port: 0 front panel, 1 stack
 //! speed = "10G"
@@ -33,6 +37,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use thiserror::Error;
 
+use super::cpus::CpuList;
 use crate::config::{PortId, Slot};
 
 /// Where a port's frames go.
@@ -80,6 +85,10 @@ pub struct DaemonConfig {
     pub hello_dead_after: u8,
     /// The ports.
     pub ports: Vec<PortSpec>,
+    /// The CPU the forwarding thread runs on (`None`: any).
+    pub forwarding_cpu: Option<usize>,
+    /// The CPUs the gRPC threads run on (`None`: any).
+    pub control_cpus: Option<CpuList>,
 }
 
 /// A configuration that cannot be used. Each variant says where and what was expected.
@@ -126,6 +135,8 @@ struct FileConfig {
     grpc: FileGrpc,
     #[serde(default)]
     hello: FileHello,
+    #[serde(default)]
+    cpus: FileCpus,
     #[serde(default, rename = "port")]
     ports: Vec<FilePort>,
 }
@@ -144,6 +155,13 @@ struct FileGrpc {
 struct FileHello {
     interval_ms: Option<u64>,
     dead_after: Option<u8>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct FileCpus {
+    forwarding: Option<usize>,
+    control: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -179,6 +197,10 @@ pub struct FlagOverrides {
     pub hello_dead_after: Option<u8>,
     /// `--port SPEC`, each `SLOT/PORT,SPEED,udp,LOCAL,PEER` or `SLOT/PORT,SPEED,afpacket,IFNAME`.
     pub ports: Vec<String>,
+    /// `--forwarding-cpu`.
+    pub forwarding_cpu: Option<usize>,
+    /// `--control-cpus`.
+    pub control_cpus: Option<String>,
 }
 
 /// Parses `0/1` or `1/2` into a port id.
@@ -297,7 +319,7 @@ impl DaemonConfig {
             });
         }
         let mut ports = Vec::new();
-        let (grpc, hello) = match file_cfg {
+        let (grpc, hello, cpus) = match file_cfg {
             Some((f, src)) => {
                 for (i, p) in f.ports.iter().enumerate() {
                     ports.push(file_port(p).map_err(|message| {
@@ -310,9 +332,13 @@ impl DaemonConfig {
                         }
                     })?);
                 }
-                (f.grpc, f.hello)
+                (f.grpc, f.hello, f.cpus)
             }
-            None => (FileGrpc::default(), FileHello::default()),
+            None => (
+                FileGrpc::default(),
+                FileHello::default(),
+                FileCpus::default(),
+            ),
         };
         for spec in &flags.ports {
             ports.push(
@@ -359,6 +385,7 @@ impl DaemonConfig {
                 });
             }
         }
+        let (forwarding_cpu, control_cpus) = cpu_placement(&flags, cpus)?;
         Ok(DaemonConfig {
             unit,
             grpc_socket: flags
@@ -370,6 +397,8 @@ impl DaemonConfig {
             hello_interval: Duration::from_millis(hello_interval_ms),
             hello_dead_after,
             ports,
+            forwarding_cpu,
+            control_cpus,
         })
     }
 
@@ -382,6 +411,40 @@ impl DaemonConfig {
     pub fn has_stack_ports(&self) -> bool {
         self.ports.iter().any(|p| p.id.slot == Slot::Stack)
     }
+}
+
+/// The forwarding CPU and the control CPUs, from the flags or else the file, each checked
+/// against the CPUs this process may run on.
+fn cpu_placement(
+    flags: &FlagOverrides,
+    file: FileCpus,
+) -> Result<(Option<usize>, Option<CpuList>), DaemonConfigError> {
+    let bad = |flag: &'static str, message: String| DaemonConfigError::Flag { flag, message };
+    let control = match flags.control_cpus.as_deref().or(file.control.as_deref()) {
+        Some(s) => Some(CpuList::parse(s).map_err(|m| bad("--control-cpus", m))?),
+        None => None,
+    };
+    let forwarding = flags.forwarding_cpu.or(file.forwarding);
+    if forwarding.is_none() && control.is_none() {
+        return Ok((None, None));
+    }
+    let available = CpuList::available().map_err(|e| {
+        DaemonConfigError::Invalid(format!("cannot read this process's CPU affinity: {e}"))
+    })?;
+    let check = |flag: &'static str, list: &CpuList| match list.first_missing_from(&available) {
+        Some(cpu) => Err(bad(
+            flag,
+            format!("CPU {cpu} is not one this process may run on ({available})"),
+        )),
+        None => Ok(()),
+    };
+    if let Some(cpu) = forwarding {
+        check("--forwarding-cpu", &CpuList::one(cpu))?;
+    }
+    if let Some(list) = &control {
+        check("--control-cpus", list)?;
+    }
+    Ok((forwarding, control))
 }
 
 fn parse_file(path: &Path) -> Result<(FileConfig, String), DaemonConfigError> {
@@ -525,5 +588,38 @@ mod tests {
         let mut f = with(&["0/1,10G,afpacket,a"]);
         f.grpc_tcp = Some("192.0.2.1:5000".parse().unwrap());
         assert!(bad(f).starts_with("--grpc-tcp"));
+        let mut f = with(&["0/1,10G,afpacket,a"]);
+        f.forwarding_cpu = Some(4000);
+        let e = bad(f);
+        assert!(e.starts_with("--forwarding-cpu: CPU 4000 is not one"), "{e}");
+        let mut f = with(&["0/1,10G,afpacket,a"]);
+        f.control_cpus = Some("0-x".into());
+        assert!(bad(f).starts_with("--control-cpus: 'x' in '0-x'"));
+    }
+
+    #[test]
+    fn cpus_come_from_the_file_and_flags_win() {
+        let here = CpuList::available().unwrap();
+        let cpu = here.cpus()[0];
+        let p = write(
+            "cpus",
+            &format!("unit = 1\n[cpus]\nforwarding = {cpu}\ncontrol = \"{here}\"\n[[port]]\nport = \"0/1\"\nspeed = \"10G\"\nafpacket = \"x\"\n"),
+        );
+        let c = DaemonConfig::load(Some(&p), FlagOverrides::default()).unwrap();
+        assert_eq!((c.forwarding_cpu, c.control_cpus.as_ref()), (Some(cpu), Some(&here)));
+        let flags = FlagOverrides {
+            control_cpus: Some(cpu.to_string()),
+            ..FlagOverrides::default()
+        };
+        let c = DaemonConfig::load(Some(&p), flags).unwrap();
+        assert_eq!(c.control_cpus, Some(CpuList::one(cpu)));
+        let p = write(
+            "cpus-bad",
+            "unit = 1\n[cpus]\nforwarding = \"one\"\n[[port]]\nport = \"0/1\"\nspeed = \"10G\"\nafpacket = \"x\"\n",
+        );
+        let e = DaemonConfig::load(Some(&p), FlagOverrides::default())
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("dataplaned.toml:3:14"), "{e}");
     }
 }

@@ -7,9 +7,11 @@
 //!   arbitration.
 //! * [`grpc`] — the `stackd.dataplane.v1` service, health and reflection.
 //! * [`convert`] — gRPC messages ⇄ engine types.
+//! * [`cpus`] — which CPUs the forwarding thread and the gRPC threads run on.
 
 pub mod config;
 pub mod convert;
+pub mod cpus;
 pub mod forwarding;
 pub mod grpc;
 
