@@ -6,6 +6,9 @@
 #
 # Usage: scripts/bench-grpc.sh [RUNS=2] [-- grpc_bench options, e.g. --batch 10000 --inflight 2]
 # Environment: PIN=1 pins dataplaned to CPU 1 and the client to CPU 0 (default: unpinned);
+#              PIN=control runs dataplaned's forwarding thread on CPU 1 and its gRPC threads on
+#              CPU 0 with the client (--forwarding-cpu 1 --control-cpus 0: a control plane and
+#              the dataplane API it calls on the same CPU, as docs/dataplaned.md recommends);
 #              DPD=PATH runs that dataplaned binary instead of target/release/dataplaned (to
 #              compare builds under the same conditions); NO_BUILD=1 skips the cargo build.
 set -euo pipefail
@@ -20,10 +23,14 @@ tmp=$(mktemp -d /tmp/bench-grpc.XXXXXX)
 dpd_pid=""
 trap '[ -n "$dpd_pid" ] && kill "$dpd_pid" 2>/dev/null; wait; rm -rf "$tmp"' EXIT INT TERM
 # taskset or nothing, then the command (exec'd, so a backgrounded one's $! is the command's).
-pinned() { if [ "$pin" = 1 ]; then exec taskset -c "$1" "${@:2}"; else exec "${@:2}"; fi; }
+pinned() { if [ "$pin" = 1 ] || [ "$pin" = control ]; then exec taskset -c "$1" "${@:2}"; else exec "${@:2}"; fi; }
+placement=()
+if [ "$pin" = control ]; then placement=(--forwarding-cpu 1 --control-cpus 0); fi
 base=$((40000 + $$ % 20000))
 sock="$tmp/grpc.sock"
-RUST_LOG=warn pinned 1 "$dpd" --unit 1 --grpc-socket "$sock" \
+dpd_cpus=1
+[ "$pin" = control ] && dpd_cpus=0-1
+RUST_LOG=warn pinned "$dpd_cpus" "$dpd" --unit 1 --grpc-socket "$sock" "${placement[@]}" \
     --port "0/1,10G,udp,127.0.0.1:$base,127.0.0.1:$((base + 1))" \
     --port "0/2,10G,udp,127.0.0.1:$((base + 2)),127.0.0.1:$((base + 3))" >/dev/null 2>"$tmp/dataplaned.log" &
 dpd_pid=$!

@@ -117,7 +117,11 @@ async fn threads_run_on_the_cpus_they_are_given() {
         seen.push((name.trim().to_string(), cpus));
     }
     for (name, cpus) in &seen {
-        let want = if name == "forwarding" { &forwarding } else { &control };
+        let want = if name == "forwarding" {
+            &forwarding
+        } else {
+            &control
+        };
         assert_eq!(cpus, want, "thread {name}: {seen:?}");
     }
     assert!(

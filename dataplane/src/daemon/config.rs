@@ -591,7 +591,10 @@ mod tests {
         let mut f = with(&["0/1,10G,afpacket,a"]);
         f.forwarding_cpu = Some(4000);
         let e = bad(f);
-        assert!(e.starts_with("--forwarding-cpu: CPU 4000 is not one"), "{e}");
+        assert!(
+            e.starts_with("--forwarding-cpu: CPU 4000 is not one"),
+            "{e}"
+        );
         let mut f = with(&["0/1,10G,afpacket,a"]);
         f.control_cpus = Some("0-x".into());
         assert!(bad(f).starts_with("--control-cpus: 'x' in '0-x'"));
@@ -606,7 +609,10 @@ mod tests {
             &format!("unit = 1\n[cpus]\nforwarding = {cpu}\ncontrol = \"{here}\"\n[[port]]\nport = \"0/1\"\nspeed = \"10G\"\nafpacket = \"x\"\n"),
         );
         let c = DaemonConfig::load(Some(&p), FlagOverrides::default()).unwrap();
-        assert_eq!((c.forwarding_cpu, c.control_cpus.as_ref()), (Some(cpu), Some(&here)));
+        assert_eq!(
+            (c.forwarding_cpu, c.control_cpus.as_ref()),
+            (Some(cpu), Some(&here))
+        );
         let flags = FlagOverrides {
             control_cpus: Some(cpu.to_string()),
             ..FlagOverrides::default()

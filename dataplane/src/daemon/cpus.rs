@@ -23,12 +23,16 @@ impl CpuList {
         let mut cpus = Vec::new();
         for part in s.split(',').map(str::trim) {
             let number = |n: &str| {
-                n.trim().parse::<usize>().ok().filter(|c| *c < CpuSet::MAX_CPU).ok_or_else(|| {
-                    format!(
+                n.trim()
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|c| *c < CpuSet::MAX_CPU)
+                    .ok_or_else(|| {
+                        format!(
                         "'{n}' in '{s}' is not a CPU number (0..{}); expected e.g. 0, 0-3 or 0,2",
                         CpuSet::MAX_CPU
                     )
-                })
+                    })
             };
             match part.split_once('-') {
                 Some((a, b)) => {
@@ -125,7 +129,10 @@ mod tests {
     #[test]
     fn missing_cpus_are_found() {
         let avail = CpuList::parse("0-1").unwrap();
-        assert_eq!(CpuList::parse("1").unwrap().first_missing_from(&avail), None);
+        assert_eq!(
+            CpuList::parse("1").unwrap().first_missing_from(&avail),
+            None
+        );
         assert_eq!(
             CpuList::parse("0,3").unwrap().first_missing_from(&avail),
             Some(3)

@@ -391,11 +391,7 @@ impl ForwardingState {
     }
 
     fn detach(&mut self, generation: u64) {
-        if !self
-            .session
-            .as_ref()
-            .is_some_and(|s| s.generation == generation)
-        {
+        if self.session.as_ref().map(|s| s.generation) != Some(generation) {
             return;
         }
         let s = self.session.take();

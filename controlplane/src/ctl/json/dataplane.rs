@@ -266,7 +266,7 @@ impl Interfaces {
                     },
                 });
                 let counters = by_port.remove(&port).map(|c| {
-                    let discards: BTreeMap<String, u64> = c.discards.into_iter().collect();
+                    let discards = c.discards;
                     InterfaceCounters {
                         rx_frames: c.rx_frames,
                         rx_bytes: c.rx_bytes,
