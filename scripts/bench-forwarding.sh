@@ -25,7 +25,8 @@
 #              COPYING=1 adds a third measurement to each run (veth): dataplaned with its
 #              memory-mapped rings off (DATAPLANED_AFPACKET_RINGS=0, the recvmmsg/sendmmsg path),
 #              run from COPYING_DPD=PATH if set (e.g. an older build, for a before/after);
-#              NO_BUILD=1 uses the binaries in target/release as they are.
+#              NO_BUILD=1 uses the binaries in target/release as they are;
+#              DPD=PATH runs that dataplaned binary instead (to compare builds in the same conditions).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 mode=veth
@@ -36,7 +37,7 @@ len="${LEN:-60}"
 pin="${PIN:-0}"
 if [ "$mode" = udp ]; then
     [ "${NO_BUILD:-0}" = 1 ] || cargo build --release -q -p dataplane --bin dataplaned --example frame_blaster
-    dpd="$PWD/target/release/dataplaned"
+    dpd="${DPD:-$PWD/target/release/dataplaned}"
     blaster="$PWD/target/release/examples/frame_blaster"
     tmp=$(mktemp -d /tmp/bench-udp.XXXXXX)
     dpd_pid=""
@@ -87,7 +88,7 @@ fi
 [ "$(id -u)" = 0 ] || { echo "bench-forwarding: needs root" >&2; exit 1; }
 
 [ "${NO_BUILD:-0}" = 1 ] || cargo build --release -q -p dataplane --bin dataplaned --example frame_blaster --example grpc_bench
-dpd="$PWD/target/release/dataplaned"
+dpd="${DPD:-$PWD/target/release/dataplaned}"
 blaster="$PWD/target/release/examples/frame_blaster"
 
 id="$$"

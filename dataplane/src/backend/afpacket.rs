@@ -425,6 +425,15 @@ impl PortBackend for AfPacketBackend {
         Ok(done)
     }
 
+    fn rx_pending(&self) -> Option<bool> {
+        match &self.io {
+            // A frame too long for its slot is announced by a slot too (TP_STATUS_COPY), so
+            // the ring's next slot tells for the socket queue as well.
+            Io::Rings { rings, .. } => Some(rings.rx_ready()),
+            Io::Copy => None,
+        }
+    }
+
     fn raw_fd(&self) -> Option<RawFd> {
         Some(self.fd.as_raw_fd())
     }

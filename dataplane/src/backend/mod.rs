@@ -49,6 +49,13 @@ pub trait PortBackend: Send + std::fmt::Debug {
     /// The fd to poll for readability, if any. Every backend here has one (`mem` ports expose
     /// an eventfd), so the loop can poll them uniformly.
     fn raw_fd(&self) -> Option<RawFd>;
+    /// Whether a frame is waiting to be received, when the backend can tell without a system
+    /// call (a memory-mapped receive ring: one load of the next slot's status word); `None`
+    /// when only polling its fd can tell. Under traffic the forwarding thread busy-polls, and
+    /// when every port can answer this it skips the `ppoll` altogether.
+    fn rx_pending(&self) -> Option<bool> {
+        None
+    }
     /// A short description for logs, e.g. "udp 127.0.0.1:7001 -> 127.0.0.1:7002".
     fn describe(&self) -> String;
     /// What the backend counted itself (frames it dropped before the engine saw them);

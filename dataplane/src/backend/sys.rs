@@ -634,6 +634,14 @@ impl PacketRings {
         Some(r)
     }
 
+    /// Whether the kernel has handed over a frame that [`PacketRings::rx_next`] would take
+    /// now: one load of the next slot's status word, no system call.
+    pub(crate) fn rx_ready(&self) -> bool {
+        use std::sync::atomic::Ordering;
+        let slot = self.slot(true, self.rx_head);
+        self.status(slot).load(Ordering::Acquire) & libc::TP_STATUS_USER != 0
+    }
+
     /// The longest frame a transmit slot holds.
     pub(crate) fn tx_max(&self) -> usize {
         RING_FRAME_SIZE - TX_DATA_OFFSET - self.vnet

@@ -223,7 +223,7 @@ impl Forwarder {
     pub fn run(self) {
         let mut rx = Vec::with_capacity(RX_BATCH);
         let mut readable = vec![false; self.fds.len()];
-        // When the last turn that received frames was.
+        // When the last turn that received frames began.
         let mut last_rx: Option<std::time::Instant> = None;
         {
             let state = self.shared.state.lock();
@@ -235,17 +235,22 @@ impl Forwarder {
         }
         while !self.shared.stop.load(Ordering::SeqCst) {
             let mut state = self.shared.state.lock();
-            if state.receive(&readable, &mut rx) {
-                last_rx = Some(std::time::Instant::now());
+            // One clock reading per turn: the receive batch and the timers share it.
+            let clock = std::time::Instant::now();
+            let now = state.instant_of(clock);
+            if state.receive(now, &readable, &mut rx) {
+                last_rx = Some(clock);
             }
-            let sleep = state.turn();
+            let busy = last_rx.is_some_and(|t| clock.duration_since(t) < BUSY_POLL);
+            let sleep = state.turn(now, busy);
+            // Under traffic, when every port can tell without a system call whether a frame
+            // waits (memory-mapped rings), the next turn follows at once, without a `ppoll`.
+            let skip_poll = busy && state.rx_pending(&mut readable);
             // A request waiting for the lock gets it before this thread's next turn.
             MutexGuard::unlock_fair(state);
-            let sleep = if last_rx.is_some_and(|t| t.elapsed() < BUSY_POLL) {
-                Duration::ZERO
-            } else {
-                sleep
-            };
+            if skip_poll {
+                continue;
+            }
             if let Err(e) = backend::poll_readable(&self.fds, Some(sleep), &mut readable) {
                 tracing::error!(error = %e, "poll failed");
                 readable.fill(false);
@@ -269,11 +274,16 @@ impl Forwarder {
 
 impl ForwardingState {
     fn now(&self) -> Instant {
-        Instant::from_duration(self.epoch.elapsed())
+        self.instant_of(std::time::Instant::now())
+    }
+
+    /// The engine's time at the clock reading `clock`.
+    fn instant_of(&self, clock: std::time::Instant) -> Instant {
+        Instant::from_duration(clock.saturating_duration_since(self.epoch))
     }
 
     /// Reads a batch from every port `readable` marks into the engine; whether any frame came.
-    fn receive(&mut self, readable: &[bool], rx: &mut Vec<Bytes>) -> bool {
+    fn receive(&mut self, now: Instant, readable: &[bool], rx: &mut Vec<Bytes>) -> bool {
         let mut received = false;
         for (i, ready) in readable.iter().enumerate().take(self.ports.len()) {
             if !ready {
@@ -283,7 +293,6 @@ impl ForwardingState {
             match self.ports[i].recv_batch(rx, RX_BATCH) {
                 Ok(n) => {
                     received |= n > 0;
-                    let now = self.now();
                     for frame in rx.drain(..) {
                         self.engine
                             .handle_frame(now, crate::PortIndex(i as u16), frame);
@@ -297,15 +306,34 @@ impl ForwardingState {
         received
     }
 
-    /// Runs timers, transmits and passes events; how long the thread may then sleep.
-    fn turn(&mut self) -> Duration {
-        let now = self.now();
+    /// Marks in `readable` the ports with a frame waiting and returns true, if every port can
+    /// tell without a system call ([`PortBackend::rx_pending`]); false if any needs `ppoll` to
+    /// tell (which then sets all of `readable` anew). The waker's entry is left false.
+    fn rx_pending(&self, readable: &mut [bool]) -> bool {
+        readable.fill(false);
+        for (r, port) in readable.iter_mut().zip(&self.ports) {
+            match port.rx_pending() {
+                Some(p) => *r = p,
+                None => return false,
+            }
+        }
+        true
+    }
+
+    /// Runs timers, transmits and passes events; how long the thread may then sleep (zero
+    /// while it is `busy` polling: its next turn follows at once).
+    fn turn(&mut self, now: Instant, busy: bool) -> Duration {
         self.engine.handle_timeout(now);
         if let Some(swept) = self.programmer.handle_timeout(now, &mut self.engine) {
             self.send_swept(swept, "timeout");
         }
         self.transmit(now);
         self.pass_events();
+        if busy {
+            self.next_turn = now;
+            return Duration::ZERO;
+        }
+        // The turn took time: how long to sleep is measured from a fresh reading.
         let now = self.now();
         let sleep = match self.next_timer() {
             Some(t) if t <= now => Duration::ZERO,
