@@ -4,7 +4,8 @@
 //! Checks: frames cross both ways in order (untagged, 802.1Q, priority-tagged, 802.1ad QinQ,
 //! minimum and jumbo sizes) byte for byte — so stripped VLAN tags come back — and a port never
 //! receives its own transmissions; frames over the MTU are refused and counted; thousands of
-//! frames go round the memory-mapped rings in order. Each with the rings and with the copying
+//! frames go round the memory-mapped rings in order; a ring port tells a waiting frame from its
+//! slot's status word. Each with the rings and with the copying
 //! fallback (`recvmmsg`/`sendmmsg`), and the two mixed. Without root the tests print why and
 //! pass.
 #![allow(missing_docs)]
@@ -208,6 +209,37 @@ fn frames_cross_with_tags_and_no_echo(open_a: Opener, open_b: Opener) {
     );
     assert_eq!(a.malformed() + b.malformed(), 0);
     assert_eq!(a.stats().tx_errors + b.stats().tx_errors, 0);
+}
+
+/// The forwarding thread busy-polls ring ports by reading the next slot's status word instead of
+/// calling `ppoll`: that word must say "a frame waits" exactly when one does.
+#[test]
+fn a_ring_port_tells_a_waiting_frame_without_a_system_call() {
+    if !can_run() {
+        return;
+    }
+    let veth = Veth::new();
+    let mut a = rings(&veth.a).unwrap();
+    let mut b = rings(&veth.b).unwrap();
+    assert_eq!(
+        COPYING(&veth.b).unwrap().rx_pending(),
+        None,
+        "a copying port can only tell through its fd"
+    );
+    let mut early = Vec::new();
+    while b.recv_batch(&mut early, 64).unwrap() > 0 {}
+    assert_eq!(b.rx_pending(), Some(false), "nothing waits on a quiet link");
+
+    let sent = frame(0xa, &[], 0, 60);
+    assert_eq!(a.send_batch(std::slice::from_ref(&sent)).unwrap(), 1);
+    assert!(
+        backend::wait_readable(&b, DEADLINE).unwrap(),
+        "the frame did not arrive within {DEADLINE:?}"
+    );
+    assert_eq!(b.rx_pending(), Some(true), "readable, so a slot is ours");
+    let got = recv_until(&mut b, |f| !marked_from(f, 0xa).is_empty());
+    assert_eq!(marked_from(&got, 0xa), vec![sent]);
+    assert_eq!(b.rx_pending(), Some(false), "the ring is empty again");
 }
 
 #[test]
