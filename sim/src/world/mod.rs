@@ -10,7 +10,7 @@
 //! * after every arrival or wake-up the node gets `handle_timeout(now)`, then `poll_transmit`
 //!   until it returns `None`, then its `poll_timeout()` becomes a wake-up event.
 //!
-//! Events at the same instant are taken in scheduling order (a sequence number breaks ties),
+//! Events at the same instant are taken in scheduling order (first in, first out),
 //! so a run is a pure function of its inputs; [`TraceHash`] fingerprints it. Every run is
 //! bounded by a virtual end time and an event cap; hitting the cap is an error, not a hang.
 
