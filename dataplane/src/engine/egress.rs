@@ -200,11 +200,13 @@ impl Engine {
     }
 
     fn transmit_from(&mut self, now: Instant, i: usize) -> Option<Transmit> {
-        self.dirty |= 1 << i;
         let port = &mut self.ports[i];
         if port.busy_until > now.plus_ps(self.tx_burst_ps) {
+            // Nothing changes: its deadlines (free when the wire is) stand.
             return None;
         }
+        self.dirty |= 1 << i;
+        let port = &mut self.ports[i];
         let frame = if port.tx_pause.pending() {
             self.mac_control_frame(now, i)
         } else if let Some(f) = port.cpu_queue.pop_front() {

@@ -210,14 +210,11 @@ pub struct Engine {
     packet_in: VecDeque<PacketIn>,
     packet_in_lost: u64,
     frames_on_unknown_ports: u64,
-    /// Per port, its share of [`Engine::poll_timeout`] as of its last change (`timers`).
-    deadlines: Vec<timers::PortDeadlines>,
+    /// Per port, its share of [`Engine::poll_timeout`] as of its last change, and the minima
+    /// over the ports (`timers`).
+    deadlines: timers::Deadlines,
     /// Ports whose `deadlines` entry is out of date.
     dirty: u64,
-    /// The earliest `tx.min(timer)`, `timer` and `valid_until` over `deadlines`, ps.
-    next_any: u64,
-    next_timer: u64,
-    valid_min: u64,
 }
 
 impl Engine {
@@ -245,11 +242,8 @@ impl Engine {
             packet_in: VecDeque::new(),
             packet_in_lost: 0,
             frames_on_unknown_ports: 0,
-            deadlines: vec![timers::PortDeadlines::default(); ports.len()],
+            deadlines: timers::Deadlines::new(ports.len()),
             dirty: u64::MAX,
-            next_any: 0,
-            next_timer: 0,
-            valid_min: 0,
             ports,
             config,
         };
