@@ -20,7 +20,7 @@ use bytes::{Bytes, BytesMut};
 use dataplane::config::NUM_PRIORITIES;
 use dataplane::headroom::{ieee_response_quanta, WIRE_OVERHEAD_BYTES};
 use dataplane::pfc::{quanta_ps, PauseReceiver};
-use dataplane::time::bits_time_ps;
+use dataplane::time::ByteTime;
 use dataplane::wire::{L2Header, MacAddr, MacControlRepr, ETHERTYPE_MAC_CONTROL, MIN_FRAME_LEN};
 use dataplane::{Instant, PortIndex, Transmit};
 use serde::Serialize;
@@ -122,6 +122,10 @@ pub struct HostCounters {
 #[derive(Clone, Debug)]
 struct FlowState {
     spec: FlowSpec,
+    /// Serialization time of one of its frames, and the interval between frames at its rate
+    /// (at the host's speed; worked out once).
+    ser_ps: u64,
+    interval_ps: u64,
     next_seq: u64,
     next_at: Instant,
     tx: FlowTx,
@@ -143,6 +147,8 @@ impl FlowState {
 #[derive(Clone, Debug)]
 pub struct Host {
     cfg: HostConfig,
+    /// Time on the wire per byte at the NIC's speed.
+    byte: ByteTime,
     flows: Vec<FlowState>,
     raw: VecDeque<Bytes>,
     busy_until: Instant,
@@ -183,6 +189,7 @@ impl Host {
             return Err(HostError::ZeroSpeed);
         }
         Ok(Host {
+            byte: ByteTime::new(cfg.speed_bps),
             cfg,
             flows: Vec::new(),
             raw: VecDeque::new(),
@@ -231,8 +238,17 @@ impl Host {
         if self.flows.iter().any(|f| f.spec.id == flow) {
             return Err(HostError::DuplicateFlow(flow));
         }
+        let ser_ps = self.serialization_ps(spec.frame_len);
+        let interval_ps = match spec.rate {
+            Rate::LineRate => ser_ps,
+            Rate::Fraction { num, den } => {
+                (u128::from(ser_ps) * u128::from(den)).div_ceil(u128::from(num)) as u64
+            }
+        };
         self.flows.push(FlowState {
             spec,
+            ser_ps,
+            interval_ps,
             next_seq: 0,
             next_at: spec.start,
             tx: FlowTx::default(),
@@ -288,8 +304,8 @@ impl Host {
     }
 
     fn serialization_ps(&self, len: usize) -> u64 {
-        let wire = len.max(MIN_FRAME_LEN) as u64 + WIRE_OVERHEAD_BYTES;
-        bits_time_ps(wire * 8, self.cfg.speed_bps)
+        self.byte
+            .ps(len.max(MIN_FRAME_LEN) as u64 + WIRE_OVERHEAD_BYTES)
     }
 
     /// A frame arrived at `now`.
@@ -425,7 +441,6 @@ impl Host {
             self.rc_tx[i].take_frame(src)
         } else {
             let i = self.next_flow(now, paused)?;
-            let ser = self.serialization_ps(self.flows[i].spec.frame_len);
             let src = self.cfg.mac;
             let buf = self.pool.pop().unwrap_or_default();
             let f = &mut self.flows[i];
@@ -433,13 +448,7 @@ impl Host {
             f.next_seq += 1;
             f.tx.frames += 1;
             f.tx.bytes += frame.len() as u64;
-            let interval = match f.spec.rate {
-                Rate::LineRate => ser,
-                Rate::Fraction { num, den } => {
-                    (u128::from(ser) * u128::from(den)).div_ceil(u128::from(num)) as u64
-                }
-            };
-            f.next_at = f.next_at.plus_ps(interval).max(now.plus_ps(ser));
+            f.next_at = f.next_at.plus_ps(f.interval_ps).max(now.plus_ps(f.ser_ps));
             frame
         };
         Some(self.put_out(now, frame))

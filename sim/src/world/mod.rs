@@ -23,7 +23,7 @@ pub use trace::{TraceHash, TRACE_PREFIX};
 
 use bytes::Bytes;
 use dataplane::headroom::{SIGNAL_SPEED_M_PER_S, WIRE_OVERHEAD_BYTES};
-use dataplane::time::{bits_time_ps, PS_PER_SEC};
+use dataplane::time::{ByteTime, PS_PER_SEC};
 use dataplane::wire::MIN_FRAME_LEN;
 use dataplane::{Engine, Instant, PortIndex, Transmit};
 use thiserror::Error;
@@ -104,9 +104,14 @@ impl LinkSpec {
 
     /// Time on the wire of a frame of `len` bytes (without FCS), picoseconds (rounded up).
     pub fn serialization_ps(&self, len: usize) -> u64 {
-        let wire = (len.max(MIN_FRAME_LEN) as u64) + WIRE_OVERHEAD_BYTES;
-        bits_time_ps(wire * 8, self.speed_bps)
+        wire_ps(ByteTime::new(self.speed_bps), len)
     }
+}
+
+/// Time on the wire of a frame of `len` bytes (without FCS) at `byte` per byte.
+#[inline]
+fn wire_ps(byte: ByteTime, len: usize) -> u64 {
+    byte.ps((len.max(MIN_FRAME_LEN) as u64) + WIRE_OVERHEAD_BYTES)
 }
 
 /// One direction of a link, seen from its transmitting end.
@@ -114,7 +119,9 @@ impl LinkSpec {
 struct LinkEnd {
     peer: NodeId,
     peer_port: PortIndex,
-    spec: LinkSpec,
+    /// [`LinkSpec::propagation_ps`] and the speed's byte time, worked out once.
+    propagation_ps: u64,
+    byte: ByteTime,
     /// The wire is busy with an earlier frame until then.
     wire_free_at: Instant,
     /// The cable is cut: nothing arrives, both ends see their link down.
@@ -339,7 +346,8 @@ impl World {
         let end = |peer, peer_port| LinkEnd {
             peer,
             peer_port,
-            spec,
+            propagation_ps: spec.propagation_ps(),
+            byte: ByteTime::new(spec.speed_bps),
             wire_free_at: Instant::ZERO,
             cut: false,
             loss_ppm: 0,
@@ -566,9 +574,9 @@ impl World {
         } else {
             now
         };
-        let done = start.plus_ps(end.spec.serialization_ps(tx.frame.len()));
+        let done = start.plus_ps(wire_ps(end.byte, tx.frame.len()));
         end.wire_free_at = done;
-        let at = done.plus_ps(end.spec.propagation_ps());
+        let at = done.plus_ps(end.propagation_ps);
         let (node, port) = (end.peer, end.peer_port);
         if end.cut || (end.loss_ppm > 0 && self.rng.below(1_000_000) < u64::from(end.loss_ppm)) {
             self.stats.wire_losses += 1;
