@@ -33,6 +33,10 @@ pub struct PortCounters {
     pub hop_limit_discards: u64,
     /// Stack frames that came back to the unit that sent them (a loop), dropped.
     pub stack_loop_discards: u64,
+    /// Flooded stack frames that arrived on a port off this unit's flood tree while its
+    /// control plane is attached (the neighbour's tree is being re-programmed), dropped as a
+    /// blocked port drops them.
+    pub flood_off_tree_discards: u64,
     /// Stack hello/control frames handed to the control path.
     pub stack_control_punted: u64,
     /// Stack control frames passed on to the other stack ports while no control plane is

@@ -4,6 +4,14 @@
 //! The control plane programs both. The dataplane repairs unicast by itself: the moment a
 //! stack link is down, [`StackTable::next_hop`] answers with the backup port, without waiting
 //! for any control plane (the G.8032 ring-protection idea, DESIGN.md §3).
+//!
+//! Flooding follows the same idea while this unit's control plane is away (restarting): a link
+//! failure elsewhere makes the other units' control planes open the ring's blocked link, and
+//! this unit's programmed tree goes stale. A tree is the same seen from both ends of a link, so
+//! a flooded frame arriving on a port off our tree means the neighbour's tree has that link:
+//! the engine *adopts* the port ([`StackTable::adopt_flood_port`]) until the tree is programmed
+//! again. With a control plane attached such a frame is dropped instead, as a blocked port
+//! drops it, so a tree being re-programmed never carries a frame round a ring twice.
 
 use crate::port::PortIndex;
 
@@ -24,6 +32,9 @@ pub struct StackRoute {
 pub struct StackTable {
     routes: [Option<StackRoute>; MAX_UNIT as usize + 1],
     flood_ports: u64,
+    /// Ports added to the flood tree by the dataplane itself, while no control plane was
+    /// attached, because the neighbour floods on them (bit i = port index i).
+    adopted: u64,
 }
 
 impl StackTable {
@@ -53,14 +64,36 @@ impl StackTable {
     }
 
     /// Replaces the flood tree: a bitmap of the stack ports on it (bit i = port index i).
+    /// Ports adopted meanwhile are dropped: the control plane has decided.
     pub fn set_flood_ports(&mut self, mask: u64) {
         self.flood_ports = mask;
+        self.adopted = 0;
     }
 
-    /// The flood tree as a bitmap of port indices.
+    /// The flood tree as programmed, a bitmap of port indices.
     #[inline]
     pub fn flood_ports(&self) -> u64 {
         self.flood_ports
+    }
+
+    /// The ports floods leave by now: the programmed tree and the adopted ports.
+    #[inline]
+    pub fn flood_set(&self) -> u64 {
+        self.flood_ports | self.adopted
+    }
+
+    /// Adds a port to the flood set until the tree is programmed again; whether it was not
+    /// in the set before.
+    pub fn adopt_flood_port(&mut self, port: PortIndex) -> bool {
+        let bit = 1u64 << (port.0 & 63);
+        let new = self.flood_set() & bit == 0;
+        self.adopted |= bit;
+        new
+    }
+
+    /// The adopted ports, a bitmap of port indices.
+    pub fn adopted_flood_ports(&self) -> u64 {
+        self.adopted
     }
 
     /// Units with a route, and their routes.
@@ -93,5 +126,28 @@ mod tests {
         assert_eq!(t.next_hop(2, both), None, "no route programmed");
         t.set_route(99, None); // out of range: ignored, never a panic
         assert_eq!(t.routes().count(), 1);
+    }
+
+    #[test]
+    fn adopted_flood_ports_last_until_the_tree_is_programmed() {
+        let mut t = StackTable::default();
+        t.set_flood_ports(1 << 4);
+        assert!(!t.adopt_flood_port(PortIndex(4)), "already on the tree");
+        assert_eq!(t.adopted_flood_ports(), 1 << 4);
+        assert!(t.adopt_flood_port(PortIndex(5)));
+        assert!(!t.adopt_flood_port(PortIndex(5)), "once");
+        assert_eq!(
+            t.flood_ports(),
+            1 << 4,
+            "the programmed tree reads back unchanged"
+        );
+        assert_eq!(t.flood_set(), (1 << 4) | (1 << 5));
+        t.set_flood_ports(1 << 4);
+        assert_eq!(
+            t.flood_set(),
+            1 << 4,
+            "programming the tree ends the adoption"
+        );
+        assert_eq!(t.adopted_flood_ports(), 0);
     }
 }

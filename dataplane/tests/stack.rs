@@ -350,3 +350,68 @@ fn stack_frames_on_front_ports_and_control_frames_on_stack_ports() {
     );
     let _ = L2Header::parse(&inner).unwrap();
 }
+
+/// A flood arriving on a stack port off the flood tree: the neighbour's tree has that link and
+/// ours does not. With no control plane here (it is restarting) ours is stale — a link failure
+/// elsewhere opened the ring's blocked link — so the port joins the flood set until the tree
+/// is programmed again, and this unit's floods reach the units behind it. With a control plane
+/// attached the frame is dropped, as a blocked port drops it.
+#[test]
+fn floods_off_the_tree_are_adopted_without_a_control_plane_and_dropped_with_one() {
+    let mut e = unit(2); // flood tree {S1}; no control plane attached
+    let local = untagged(host(8), host(2), 80, 2); // to a station nobody has seen
+    e.handle_frame(us(1), p(0), local.clone());
+    assert_eq!(
+        ports(&drain(&mut e, us(1))),
+        vec![1, S1],
+        "along the tree only"
+    );
+
+    // The neighbour on S2 floods: its tree has the S2 link now.
+    let mut flood = data_header(1, 0, 8);
+    flood.flood = true;
+    e.handle_frame(
+        us(2),
+        p(S2),
+        stacked(flood, &untagged(host(9), host(1), 80, 1)),
+    );
+    assert_eq!(
+        ports(&drain(&mut e, us(2))),
+        vec![0, 1, S1],
+        "delivered and flooded on"
+    );
+    assert_eq!(e.stack_table().adopted_flood_ports(), 1 << S2);
+    assert_eq!(
+        e.stack_table().flood_ports(),
+        1 << S1,
+        "the programmed tree reads back as it was"
+    );
+    e.handle_frame(us(3), p(0), local.clone());
+    assert_eq!(
+        ports(&drain(&mut e, us(3))),
+        vec![1, S1, S2],
+        "our floods reach the units behind S2 too"
+    );
+
+    // The control plane programs the tree again: the adoption ends.
+    e.set_flood_ports(&[p(S1)]).unwrap();
+    e.handle_frame(us(4), p(0), local.clone());
+    assert_eq!(ports(&drain(&mut e, us(4))), vec![1, S1]);
+
+    // Attached: a flood off the tree is dropped, counted, not learned, not adopted.
+    e.set_control_attached(true);
+    let learned = e.fdb().len();
+    let mut flood = data_header(3, 0, 8);
+    flood.flood = true;
+    e.handle_frame(
+        us(5),
+        p(S2),
+        stacked(flood, &untagged(host(9), host(3), 80, 3)),
+    );
+    assert!(drain(&mut e, us(5)).is_empty());
+    assert_eq!(e.port_counters(p(S2)).unwrap().flood_off_tree_discards, 1);
+    assert_eq!(e.fdb().len(), learned, "not learned");
+    assert_eq!(e.stack_table().adopted_flood_ports(), 0);
+    e.handle_frame(us(6), p(0), local);
+    assert_eq!(ports(&drain(&mut e, us(6))), vec![1, S1]);
+}

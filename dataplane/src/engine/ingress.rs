@@ -296,7 +296,7 @@ impl Engine {
                 hop_limit,
             } => (src_unit, src_port, hop_limit - 1),
         };
-        let mut tree = self.stack.flood_ports() & self.ports_up & !(1u64 << i);
+        let mut tree = self.stack.flood_set() & self.ports_up & !(1u64 << i);
         let header = StackHeaderRepr {
             kind: StackFrameKind::Data,
             flood: true,
@@ -324,6 +324,26 @@ impl Engine {
                 Target::Stack(header),
             );
         }
+    }
+
+    /// A flooded frame came in on stack port `i`, which is off our flood tree: the neighbour's
+    /// tree has the link and ours does not (`stack` module docs). With a control plane
+    /// attached ours is right or about to be, and the frame is dropped, as a blocked port drops
+    /// it; without one ours is stale, and the port is adopted into the flood set until the
+    /// tree is programmed again. Whether to go on with the frame.
+    #[cold]
+    fn accept_off_tree_flood(&mut self, i: usize) -> bool {
+        if self.control_attached {
+            self.ports[i].counters.flood_off_tree_discards += 1;
+            return false;
+        }
+        if self.stack.adopt_flood_port(PortIndex(i as u16)) {
+            tracing::warn!(
+                port = %self.port_name(PortIndex(i as u16)),
+                "no control plane attached: the neighbour floods on this stack link, so it joins our flood tree until the tree is programmed again"
+            );
+        }
+        true
     }
 
     #[inline]
@@ -407,6 +427,9 @@ impl Engine {
         if h.src_unit == self.config.unit {
             // Our own frame came back round: never forward it twice (DESIGN.md §7, invariant 5).
             self.ports[i].counters.stack_loop_discards += 1;
+            return;
+        }
+        if h.flood && self.stack.flood_set() & (1u64 << i) == 0 && !self.accept_off_tree_flood(i) {
             return;
         }
         let c = Classified {

@@ -242,6 +242,7 @@ pub fn counters_response(engine: &Engine) -> pb::CountersResponse {
                 ("no_route_discards", c.no_route_discards),
                 ("hop_limit_discards", c.hop_limit_discards),
                 ("stack_loop_discards", c.stack_loop_discards),
+                ("flood_off_tree_discards", c.flood_off_tree_discards),
                 ("stack_control_dropped", c.stack_control_dropped),
                 ("tx_discards", c.tx_discards),
                 ("flow_control_ignored", c.flow_control_ignored),
@@ -581,7 +582,7 @@ mod tests {
                 (p.pfc_rx.len(), p.pfc_tx.len(), p.pfc_paused_ns.len()),
                 (8, 8, 8)
             );
-            assert_eq!(p.discards.len(), 12);
+            assert_eq!(p.discards.len(), 13);
             assert_eq!(p.hello, None, "hellos are off");
         }
         assert_eq!((c.ports[0].rx_frames, c.ports[0].rx_bytes), (1, 60));
