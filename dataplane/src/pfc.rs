@@ -132,6 +132,9 @@ impl PauseReceiver {
 
     /// Bitmap of priorities paused at `now`.
     pub fn paused_priorities(&self, now: Instant) -> u8 {
+        if now >= self.latest {
+            return 0;
+        }
         let mut mask = 0;
         for p in 0..NUM_PRIORITIES {
             if now < self.until[p] {
