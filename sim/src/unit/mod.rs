@@ -274,7 +274,23 @@ impl Unit {
     }
 
     /// Moves everything between the engine and the manager until both are quiet.
+    #[inline]
     fn pump(&mut self, now: Instant) {
+        // The common case, checked without the loop's set-up: nothing from the engine, the
+        // manager not called since it was drained, no writes held.
+        if !self.engine.has_control_output()
+            && !self.mgr_called
+            && self
+                .control
+                .as_ref()
+                .is_none_or(|c| c.held_writes.is_none())
+        {
+            return;
+        }
+        self.pump_all(now);
+    }
+
+    fn pump_all(&mut self, now: Instant) {
         for _ in 0..PUMP_LIMIT {
             let mut moved = false;
             while let Some(ev) = self.engine.poll_event() {
