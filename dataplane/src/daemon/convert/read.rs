@@ -176,13 +176,16 @@ pub fn read_response(
             active: stack.next_hop(unit, ports_up).map(|p| port_ref(engine, p)),
         })
         .collect();
+    let in_mask = |mask: u64| {
+        ports(engine)
+            .filter(move |p| mask & 1u64.checked_shl(u32::from(p.0)).unwrap_or(0) != 0)
+            .map(|p| port_ref(engine, p))
+            .collect::<Vec<_>>()
+    };
     let flood = stack.flood_ports();
     let flood_tree =
         (flood != 0 || programmer.is_programmed(&Entity::FloodTree)).then(|| pb::FloodTree {
-            ports: ports(engine)
-                .filter(|p| flood & 1u64.checked_shl(u32::from(p.0)).unwrap_or(0) != 0)
-                .map(|p| port_ref(engine, p))
-                .collect(),
+            ports: in_mask(flood),
         });
     let mut entries: Vec<_> = engine
         .fdb()
@@ -214,6 +217,7 @@ pub fn read_response(
         stack_routes,
         flood_tree,
         flood_tree_stale: programmer.is_stale(&Entity::FloodTree),
+        flood_adopted: in_mask(stack.adopted_flood_ports()),
         fdb,
         buffer: Some(pb::BufferPools {
             shared_pool_bytes: buffer.shared_pool,
@@ -557,6 +561,44 @@ mod tests {
             [false, true]
         );
         assert_eq!(flags(&r)[..2], [(true, true), (false, false)]);
+    }
+
+    #[test]
+    fn ports_adopted_into_the_flood_tree_read_back_apart_from_it() {
+        use crate::wire::{StackFrameKind, StackHeaderRepr, VlanTag};
+        let mut e = engine();
+        let mut programmer = Programmer::new();
+        let tree = [set(E::FloodTree(pb::FloodTree {
+            ports: vec![stack(2).unwrap()],
+        }))];
+        let updates = updates_from_proto(&e, &tree).expect("converts");
+        assert_eq!(programmer.write(&mut e, &updates), Ok(1));
+        // No control plane attached, and the neighbour on 1/1/1 floods: its tree has the link.
+        let flood = StackHeaderRepr {
+            kind: StackFrameKind::Data,
+            flood: true,
+            src_unit: 2,
+            src_port: 1,
+            dst_unit: 0,
+            dst_port: 0,
+            priority: 0,
+            hop_limit: 8,
+            vlan: VlanTag {
+                pcp: 0,
+                dei: false,
+                vid: 1,
+            },
+        };
+        let mut f = Vec::new();
+        flood.encapsulate(&frame_from_bb(), &mut f).unwrap();
+        e.handle_frame(Instant::ZERO, PortIndex(2), Bytes::from(f));
+        let r = read_response(&e, &programmer, Instant::ZERO, false, 0, false);
+        assert_eq!(r.flood_tree.map(|t| t.ports), Some(vec![stack(2).unwrap()]));
+        assert_eq!(r.flood_adopted, vec![stack(1).unwrap()]);
+        // The tree written again: the adoption ends.
+        assert_eq!(programmer.write(&mut e, &updates), Ok(1));
+        let r = read_response(&e, &programmer, Instant::ZERO, false, 0, false);
+        assert!(r.flood_adopted.is_empty());
     }
 
     #[test]
