@@ -84,7 +84,10 @@ impl QueuedFrame {
                     }
                 }
                 let rest_at = if inner_tagged { inner + 4 } else { inner };
-                let data = if self.encapsulated && d.len() >= rest_at {
+                // In place when what goes in front of the rest (addresses, and a tag if any)
+                // fits where the old front was: a stack header or a tag is dropped or replaced.
+                let head = if tci.is_some() { 16 } else { 12 };
+                let data = if rest_at >= head && d.len() >= rest_at {
                     match self.data.try_into_mut() {
                         Ok(m) => return decapsulate_in_place(m, rest_at, tci),
                         Err(data) => data,
@@ -158,7 +161,8 @@ fn encapsulate_in_place(mut m: BytesMut, inner: usize, header: StackHeaderRepr) 
 }
 
 /// `m[..12]`, then a tag with `tci` if any, then `m[rest_at..]`, built in `m`'s own buffer:
-/// the addresses (and tag) are written just before `rest_at` and the front is dropped.
+/// the addresses (and tag) are written just before `rest_at` and the front is dropped
+/// (`rest_at` is at least their length).
 #[inline]
 fn decapsulate_in_place(mut m: BytesMut, rest_at: usize, tci: Option<u16>) -> Bytes {
     let head = if tci.is_some() { 16 } else { 12 };
@@ -309,6 +313,48 @@ impl Engine {
                         .release(usize::from(qf.ingress), usize::from(qf.pg), len)
                 {
                     self.signal_pause(usize::from(qf.ingress), usize::from(qf.pg), change);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A frame of `len` bytes: addresses, a tag with `tci` if any, then a counting payload.
+    fn frame(tci: Option<u16>, len: usize) -> Vec<u8> {
+        let mut f: Vec<u8> = (1..=12).collect();
+        if let Some(t) = tci {
+            f.extend_from_slice(&ETHERTYPE_VLAN.to_be_bytes());
+            f.extend_from_slice(&t.to_be_bytes());
+        }
+        f.extend((0..len.saturating_sub(f.len())).map(|i| (i % 251) as u8));
+        f
+    }
+
+    /// Re-tagging and untagging in the frame's own buffer (held alone) gives the bytes the
+    /// copy (buffer shared) gives.
+    #[test]
+    fn in_place_retag_and_untag_match_the_copy() {
+        for tagged in [None, Some(0x6005), Some(0x2001)] {
+            for len in [30, 60, 64, 1500] {
+                for tci in [None, Some(0x6005), Some(0x0064)] {
+                    let queued = |data: Bytes| QueuedFrame {
+                        data,
+                        encapsulated: false,
+                        target: Target::Front { tci },
+                        ingress: 0,
+                        pg: 0,
+                    };
+                    let bytes = frame(tagged, len);
+                    let shared = Bytes::from(bytes.clone());
+                    let keep = shared.clone();
+                    let copied = queued(shared).render();
+                    drop(keep);
+                    let alone = queued(Bytes::from(bytes)).render();
+                    assert_eq!(alone, copied, "tagged {tagged:?}, {len} B, to {tci:?}");
                 }
             }
         }
