@@ -142,6 +142,11 @@ impl RadixHeap {
         self.nonempty &= !(1 << (b - 1));
         let last = std::mem::replace(&mut self.mins[b], u64::MAX);
         self.last = last;
+        if self.buckets[b].len() == 1 {
+            // Alone in its bucket (often): it is the earliest, straight to bucket 0.
+            self.buckets.swap(0, b);
+            return Some(());
+        }
         // Every entry of bucket `b` falls in a lower one now (the earliest in bucket 0).
         let (lower, upper) = self.buckets.split_at_mut(b);
         let spread = upper.first_mut()?;
