@@ -9,11 +9,11 @@
 //! is back it programs the tree and the adoption ends.
 #![allow(missing_docs)]
 
+mod common;
+
 use std::time::Duration;
 
-use dataplane::wire::{MacAddr, VlanTag};
 use dataplane::PortIndex;
-use sim::host::{FlowSpec, Rate, Stop};
 use sim::stack::{host_mac, HostRef, Stack, StackSpec};
 use sim::world::NodeId;
 
@@ -49,37 +49,20 @@ fn on_tree(s: &Stack, (u, p): (u8, PortIndex)) -> bool {
     flood_set(s, u) & (1 << p.0) != 0
 }
 
-/// Every host's count of frames that were not its own flows (broadcasts land there).
-fn others(s: &Stack) -> Vec<u64> {
-    (1..=UNITS)
-        .map(|u| s.world().host(host_of(s, u)).unwrap().counters().rx_other)
-        .collect()
-}
-
-/// `PROBE` broadcasts from unit `from`'s host; how many each host received.
+/// `PROBE` broadcasts from unit `from`'s host; how many each host received, by unit.
 fn probe(s: &mut Stack, from: u8, id: u32) -> Vec<u64> {
-    let before = others(s);
-    let now = s.world().now();
-    let host = host_of(s, from);
-    s.world_mut()
-        .host_mut(host)
-        .unwrap()
-        .add_flow(FlowSpec {
-            id,
-            dst: MacAddr::broadcast(),
-            vlan: Some(VlanTag {
-                pcp: 0,
-                dei: false,
-                vid: 1,
-            }),
-            frame_len: 128,
-            rate: Rate::Fraction { num: 1, den: 10 },
-            start: now,
-            stop: Stop::AfterFrames(PROBE),
-        })
-        .unwrap();
-    s.run_for(Duration::from_millis(20)).unwrap();
-    others(s).iter().zip(&before).map(|(a, b)| a - b).collect()
+    common::broadcast_probe(
+        s,
+        HostRef {
+            unit: from,
+            port: 1,
+        },
+        id,
+        PROBE,
+    )
+    .into_iter()
+    .map(|(_, n)| n)
+    .collect()
 }
 
 /// What every host should see from a probe of `from`: `PROBE` each, none for the sender.

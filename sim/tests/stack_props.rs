@@ -8,9 +8,12 @@
 //!   lossless drop;
 //! * invariants 4, 5, 6 — random fault sequences (control restarts of any unit for up to 2.5 s,
 //!   link cuts, unit loss): once converged, one master per component that all follow,
-//!   loop-free routes, no frame lost across control restarts, and traffic between surviving
-//!   units flowing again within 50 ms.
+//!   loop-free routes, no frame lost across control restarts, traffic between surviving
+//!   units flowing again within 50 ms, and broadcasts from every host of an active part
+//!   reaching every other host of that part exactly once (and no host outside it).
 #![allow(missing_docs)]
+
+mod common;
 
 use proptest::prelude::*;
 use sim::rng::SplitMix64;
@@ -278,6 +281,24 @@ proptest! {
             if together && big && way_round && !dead.contains(&f.to.unit) {
                 prop_assert!(f.max_gap_us <= 50_000, "flow {} {}->{}: gap {} µs, faults {:?}",
                     f.id, f.from, f.to, f.max_gap_us, faults);
+            }
+        }
+        // Broadcasts once settled (invariant 5 for floods, and every flood tree programmed
+        // again after the control plane came back): from each live host of an active part,
+        // exactly once to every other host of that part, never to a host elsewhere.
+        const PROBE: u64 = 20;
+        let mut id = 1_000_000;
+        for (h, _) in s.hosts().to_vec() {
+            let Some(comp) = comps.iter().find(|c| c.contains(&h.unit)) else {
+                continue;
+            };
+            if comp.len() * 2 <= usize::from(units) {
+                continue;
+            }
+            id += 1;
+            for (to, n) in common::broadcast_probe(&mut s, h, id, PROBE) {
+                let expect = if to != h && comp.contains(&to.unit) { PROBE } else { 0 };
+                prop_assert_eq!(n, expect, "broadcast {} -> {}, faults {:?}", h, to, faults);
             }
         }
     }
