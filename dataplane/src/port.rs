@@ -10,7 +10,7 @@ use crate::counters::{PortCounters, QueueCounters};
 use crate::engine::QueuedFrame;
 use crate::pfc::{PauseReceiver, PauseSender};
 use crate::scheduler::EgressQueues;
-use crate::time::Instant;
+use crate::time::{ByteTime, Instant};
 
 /// Dense index of a port within one engine (the order of [`crate::config::EngineConfig::ports`]).
 /// Drivers use it on the hot path instead of a [`crate::config::PortId`].
@@ -84,9 +84,9 @@ pub(crate) struct PortState {
     pub watch: [TcWatch; NUM_PRIORITIES],
     /// Traffic classes the watchdog holds in storm state (bit per TC).
     pub stormed: u8,
-    /// Picoseconds per byte at the port's speed when that is a whole number (it is for every
-    /// standard speed from 1G to 800G), so serialization needs no division per frame.
-    pub ps_per_byte: Option<u64>,
+    /// Time on the wire per byte at the port's speed (no division per frame at standard
+    /// speeds).
+    pub wire: ByteTime,
     pub learn_cache: LearnCache,
 }
 
@@ -107,7 +107,7 @@ impl PortState {
             lossless_tcs: 0,
             watch: [TcWatch::default(); NUM_PRIORITIES],
             stormed: 0,
-            ps_per_byte: None,
+            wire: ByteTime::new(cfg.speed_bps),
             learn_cache: LearnCache::default(),
             cfg,
         };
@@ -117,10 +117,7 @@ impl PortState {
 
     /// Recomputes the lookup tables that follow from the configuration.
     pub fn derive_maps(&mut self) {
-        let bits_ps = 8 * crate::time::PS_PER_SEC;
-        self.ps_per_byte = bits_ps
-            .is_multiple_of(self.cfg.speed_bps.max(1))
-            .then(|| bits_ps / self.cfg.speed_bps.max(1));
+        self.wire = ByteTime::new(self.cfg.speed_bps);
         self.pg_pause_priorities = [0; NUM_PRIORITIES];
         self.lossless_tcs = 0;
         match self.cfg.flow_control {
@@ -143,15 +140,6 @@ impl PortState {
                 self.lossless_tcs = 0xff;
             }
             FlowControl::None => {}
-        }
-    }
-
-    /// Time on the wire for `bytes` bytes at the port's speed, in picoseconds.
-    #[inline]
-    pub fn wire_time_ps(&self, bytes: u64) -> u64 {
-        match self.ps_per_byte {
-            Some(ps) => bytes.saturating_mul(ps),
-            None => crate::time::bits_time_ps(bytes.saturating_mul(8), self.cfg.speed_bps),
         }
     }
 

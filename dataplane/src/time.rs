@@ -10,6 +10,9 @@ use core::fmt;
 use core::ops::{Add, AddAssign, Sub};
 use core::time::Duration;
 
+use crate::headroom::WIRE_OVERHEAD_BYTES;
+use crate::wire::MIN_FRAME_LEN;
+
 /// Picoseconds per second.
 pub const PS_PER_SEC: u64 = 1_000_000_000_000;
 
@@ -143,6 +146,18 @@ impl ByteTime {
             Some(p) => bytes.saturating_mul(p),
             None => bits_time_ps(bytes.saturating_mul(8), self.speed_bps),
         }
+    }
+
+    /// Time a frame of `len` bytes (without FCS) keeps the wire busy, picoseconds: padded to
+    /// [`MIN_FRAME_LEN`], plus FCS, preamble and inter-packet gap ([`WIRE_OVERHEAD_BYTES`]).
+    #[inline]
+    pub const fn frame_ps(&self, len: usize) -> u64 {
+        let len = if len < MIN_FRAME_LEN {
+            MIN_FRAME_LEN
+        } else {
+            len
+        };
+        self.ps(len as u64 + WIRE_OVERHEAD_BYTES)
     }
 }
 

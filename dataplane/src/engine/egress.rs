@@ -13,10 +13,6 @@ use crate::wire::{
     MacControlRepr, StackHeaderRepr, ETHERTYPE_VLAN, MIN_FRAME_LEN, STACK_ENCAP_LEN,
 };
 
-/// Bytes a frame occupies on the wire beyond its own: FCS 4, preamble and SFD 8, inter-packet
-/// gap 12. With them a 60-byte frame takes 84 byte times: 14.88 Mpps at 10G.
-pub const WIRE_OVERHEAD_BYTES: u64 = 24;
-
 /// How one copy of a frame must look when it leaves its egress port.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Target {
@@ -242,10 +238,9 @@ impl Engine {
         };
         let port = &mut self.ports[i];
         let len = frame.len() as u64;
-        let wire_bytes = len.max(MIN_FRAME_LEN as u64) + WIRE_OVERHEAD_BYTES;
         port.busy_until = now
             .max(port.busy_until)
-            .plus_ps(port.wire_time_ps(wire_bytes));
+            .plus_ps(port.wire.frame_ps(frame.len()));
         port.counters.tx_frames += 1;
         port.counters.tx_bytes += len;
         if !port.has_work() {

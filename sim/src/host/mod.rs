@@ -18,10 +18,10 @@ use std::collections::{BTreeMap, VecDeque};
 
 use bytes::{Bytes, BytesMut};
 use dataplane::config::NUM_PRIORITIES;
-use dataplane::headroom::{ieee_response_quanta, WIRE_OVERHEAD_BYTES};
+use dataplane::headroom::ieee_response_quanta;
 use dataplane::pfc::{quanta_ps, PauseReceiver};
 use dataplane::time::ByteTime;
-use dataplane::wire::{L2Header, MacAddr, MacControlRepr, ETHERTYPE_MAC_CONTROL, MIN_FRAME_LEN};
+use dataplane::wire::{L2Header, MacAddr, MacControlRepr, ETHERTYPE_MAC_CONTROL};
 use dataplane::{Instant, PortIndex, Transmit};
 use serde::Serialize;
 use thiserror::Error;
@@ -304,8 +304,7 @@ impl Host {
     }
 
     fn serialization_ps(&self, len: usize) -> u64 {
-        self.byte
-            .ps(len.max(MIN_FRAME_LEN) as u64 + WIRE_OVERHEAD_BYTES)
+        self.byte.frame_ps(len)
     }
 
     /// A frame arrived at `now`.

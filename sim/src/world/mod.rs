@@ -22,9 +22,8 @@ pub use queue::{EventKind, EventQueue, Scheduled};
 pub use trace::{TraceHash, TRACE_PREFIX};
 
 use bytes::Bytes;
-use dataplane::headroom::{SIGNAL_SPEED_M_PER_S, WIRE_OVERHEAD_BYTES};
+use dataplane::headroom::SIGNAL_SPEED_M_PER_S;
 use dataplane::time::{ByteTime, PS_PER_SEC};
-use dataplane::wire::MIN_FRAME_LEN;
 use dataplane::{Engine, Instant, PortIndex, Transmit};
 use thiserror::Error;
 
@@ -104,14 +103,8 @@ impl LinkSpec {
 
     /// Time on the wire of a frame of `len` bytes (without FCS), picoseconds (rounded up).
     pub fn serialization_ps(&self, len: usize) -> u64 {
-        wire_ps(ByteTime::new(self.speed_bps), len)
+        ByteTime::new(self.speed_bps).frame_ps(len)
     }
-}
-
-/// Time on the wire of a frame of `len` bytes (without FCS) at `byte` per byte.
-#[inline]
-fn wire_ps(byte: ByteTime, len: usize) -> u64 {
-    byte.ps((len.max(MIN_FRAME_LEN) as u64) + WIRE_OVERHEAD_BYTES)
 }
 
 /// One direction of a link, seen from its transmitting end.
@@ -574,7 +567,7 @@ impl World {
         } else {
             now
         };
-        let done = start.plus_ps(wire_ps(end.byte, tx.frame.len()));
+        let done = start.plus_ps(end.byte.frame_ps(tx.frame.len()));
         end.wire_free_at = done;
         let at = done.plus_ps(end.propagation_ps);
         let (node, port) = (end.peer, end.peer_port);
